@@ -1,0 +1,117 @@
+// The whole local system for one test: the local gateway in front of the
+// integration server, each on its own free port, with the same contracts as
+// docs/architecture.md (template, stage, credentials, env vars).
+
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { Proc, binary, freePort, repoRoot, waitForHealthy } from "./processes.mjs";
+
+/** The local gateway's default credentials (docs/architecture.md). */
+export const localCredentials = {
+  AWS_ACCESS_KEY_ID: "AKIAWSGATELOCAL00000",
+  AWS_SECRET_ACCESS_KEY: "wsgate-local-secret",
+  AWS_REGION: "us-east-1",
+};
+
+/**
+ * The CloudFormation template the gateway serves: WSGATE_E2E_TEMPLATE, or the
+ * synthesized cdk.out/WsgateStack.template.json (scripts/test.sh synthesizes it).
+ */
+export function templatePath() {
+  const file = process.env.WSGATE_E2E_TEMPLATE ?? path.join(repoRoot, "cdk.out", "WsgateStack.template.json");
+  if (!existsSync(file)) {
+    throw new Error(`${file} is missing: synthesize the stack first (cdk synth) or set WSGATE_E2E_TEMPLATE`);
+  }
+  return file;
+}
+
+function stageArgs() {
+  return process.env.WSGATE_E2E_STAGE ? ["--stage", process.env.WSGATE_E2E_STAGE] : [];
+}
+
+/**
+ * Starts `wsgate gateway` on addr (127.0.0.1:0 = any free port) in front of
+ * backend, and resolves once it has printed its URLs.
+ */
+export async function startGateway({ backend, addr = "127.0.0.1:0", env = {} }) {
+  const proc = new Proc(
+    "gateway",
+    binary("wsgate"),
+    ["gateway", "--template", templatePath(), "--backend", backend, "--addr", addr, ...stageArgs()],
+    env,
+  );
+  try {
+    const [, websocketUrl] = await proc.waitForLine(/^websocket: (ws:\/\/\S+)/);
+    const [, callbackUrl] = await proc.waitForLine(/^callback: (http:\/\/\S+)/);
+    const { host } = new URL(callbackUrl);
+    return { proc, websocketUrl, callbackUrl, addr: host, adminUrl: `http://${host}/_wsgate` };
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+}
+
+/** Starts the integration server on port, pushing to callbackUrl, and waits for /healthz. */
+export async function startServer({ port, callbackUrl, env = {} }) {
+  const proc = new Proc("server", binary("wsgate-server"), [], {
+    ...localCredentials,
+    WSGATE_CALLBACK_URL: callbackUrl,
+    WSGATE_LISTEN_ADDR: `127.0.0.1:${port}`,
+    ...env,
+  });
+  try {
+    await waitForHealthy(`http://127.0.0.1:${port}/healthz`, proc);
+    return proc;
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+}
+
+/**
+ * Starts a gateway and a server wired to each other. The returned stack can
+ * restart either process on the same address, which is what a client sees
+ * when a gateway or a server task is replaced.
+ */
+export async function startStack({ serverEnv = {} } = {}) {
+  const serverPort = await freePort();
+  const backend = `http://127.0.0.1:${serverPort}`;
+  const gateway = await startGateway({ backend });
+  let server;
+  try {
+    server = await startServer({ port: serverPort, callbackUrl: gateway.callbackUrl, env: serverEnv });
+  } catch (err) {
+    await gateway.proc.stop();
+    throw err;
+  }
+  const stack = {
+    websocketUrl: gateway.websocketUrl,
+    callbackUrl: gateway.callbackUrl,
+    adminUrl: gateway.adminUrl,
+    serverUrl: backend,
+    gateway,
+    server,
+
+    /** Stops the server (SIGTERM) and starts a new one on the same port. */
+    async restartServer() {
+      await stack.server.stop();
+      stack.server = await startServer({ port: serverPort, callbackUrl: stack.callbackUrl, env: serverEnv });
+    },
+
+    /** Stops the gateway (SIGTERM) and starts a new one on the same address. */
+    async restartGateway() {
+      await stack.gateway.proc.stop();
+      stack.gateway = await startGateway({ backend, addr: gateway.addr });
+    },
+
+    /** Output of both processes, for failure messages. */
+    logs() {
+      return `--- gateway ---\n${stack.gateway.proc.tail()}\n--- server ---\n${stack.server.tail()}`;
+    },
+
+    async stop() {
+      await Promise.all([stack.server.stop(), stack.gateway.proc.stop()]);
+    },
+  };
+  return stack;
+}

@@ -1,0 +1,658 @@
+package vm
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wsgate/wsgate/server/protocol"
+	"github.com/wsgate/wsgate/server/store"
+)
+
+// Sender delivers a response_vm frame to a connection. Send must not block on the network
+// and must keep the order of frames per connection; it must not modify frame.
+type Sender interface {
+	Send(connID string, frame []byte)
+}
+
+// SenderFunc adapts a function to Sender.
+type SenderFunc func(connID string, frame []byte)
+
+// Send implements Sender.
+func (f SenderFunc) Send(connID string, frame []byte) { f(connID, frame) }
+
+// Config configures a Runtime.
+type Config struct {
+	// Registry holds the view-model types. Required.
+	Registry *Registry
+	// Sender delivers frames. Required.
+	Sender Sender
+	// Store records registrations and groups. Default: store.NewMemory().
+	Store store.Store
+	// Logger receives structured logs. Default: discard.
+	Logger *slog.Logger
+	// Authorize runs before every request_vm and update_vm. Default: allow.
+	Authorize AuthorizeFunc
+}
+
+// Runtime runs view models for many connections. Messages of one connection are handled in
+// order, one at a time, on a goroutine that exists only while there is work.
+type Runtime struct {
+	reg       *Registry
+	sender    Sender
+	store     store.Store
+	log       *slog.Logger
+	authorize AuthorizeFunc
+
+	mu       sync.Mutex // guards sessions, their queues, pending
+	sessions map[string]*session
+	pending  int
+
+	sharedMu sync.Mutex // guards shared; taken before a view model's Base.mu
+	shared   map[string]*instance
+}
+
+// session is the per-connection set of live view models plus its work queue.
+type session struct {
+	caller  Caller
+	vms     []*instance // creation order; only the worker touches it
+	queue   []func(*session)
+	running bool
+	closed  bool
+}
+
+// New returns a runtime. It panics if Registry or Sender is nil, a programming error.
+func New(cfg Config) *Runtime {
+	if cfg.Registry == nil || cfg.Sender == nil {
+		panic("vm.New: Registry and Sender are required")
+	}
+	if cfg.Store == nil {
+		cfg.Store = store.NewMemory()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Runtime{
+		reg: cfg.Registry, sender: cfg.Sender, store: cfg.Store, log: cfg.Logger, authorize: cfg.Authorize,
+		sessions: map[string]*session{}, shared: map[string]*instance{},
+	}
+}
+
+// Handle queues a client message from connection c.ConnectionID and returns at once.
+func (rt *Runtime) Handle(c Caller, m *protocol.Message) {
+	rt.enqueue(c.ConnectionID, true, func(s *session) {
+		s.caller.ConnectionID = c.ConnectionID
+		if c.SourceIP != "" {
+			s.caller.SourceIP = c.SourceIP
+		}
+		if c.UserAgent != "" {
+			s.caller.UserAgent = c.UserAgent
+		}
+		switch m.CallType {
+		case protocol.CallRequestVM:
+			rt.requestVM(s, m)
+		case protocol.CallUpdateVM:
+			rt.updateVM(s, m)
+		case protocol.CallDisposeVM:
+			rt.disposeVM(s, m.VMID)
+		}
+	})
+}
+
+// Disconnect queues disposal of every view model of connID ($disconnect, or a 410 from the
+// gateway). Unknown ids are ignored.
+func (rt *Runtime) Disconnect(connID string) {
+	rt.enqueue(connID, false, func(s *session) { rt.disconnect(connID, s) })
+}
+
+// Sessions reports how many connections hold a session.
+func (rt *Runtime) Sessions() int {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return len(rt.sessions)
+}
+
+// Drain waits until every queued message was handled, or ctx ends.
+func (rt *Runtime) Drain(ctx context.Context) error {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		rt.mu.Lock()
+		n := rt.pending
+		rt.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drain view-model work: %d messages still queued: %w", n, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func (rt *Runtime) enqueue(connID string, create bool, task func(*session)) {
+	rt.mu.Lock()
+	s := rt.sessions[connID]
+	if s == nil {
+		if !create {
+			rt.mu.Unlock()
+			return
+		}
+		s = &session{caller: Caller{ConnectionID: connID}}
+		rt.sessions[connID] = s
+	}
+	s.queue = append(s.queue, task)
+	rt.pending++
+	start := !s.running
+	s.running = true
+	rt.mu.Unlock()
+	if start {
+		go rt.work(s)
+	}
+}
+
+func (rt *Runtime) work(s *session) {
+	for {
+		rt.mu.Lock()
+		if len(s.queue) == 0 {
+			s.running = false
+			rt.mu.Unlock()
+			return
+		}
+		task := s.queue[0]
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		closed := s.closed
+		rt.mu.Unlock()
+		if !closed {
+			rt.run(s, task)
+		}
+		rt.mu.Lock()
+		rt.pending--
+		rt.mu.Unlock()
+	}
+}
+
+// run executes one task; a panic outside view-model code is logged and the worker goes on.
+func (rt *Runtime) run(s *session, task func(*session)) {
+	defer func() {
+		if v := recover(); v != nil {
+			rt.log.Error("runtime panicked", "connectionId", s.caller.ConnectionID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
+	task(s)
+}
+
+func (rt *Runtime) sendException(connID, vmID string, ex *Exception) {
+	rt.sender.Send(connID, protocol.Response(vmID, protocol.ExceptionData(ex.Type, ex.Message)))
+}
+
+func (s *session) find(vmID string) *instance {
+	for _, in := range s.vms {
+		if in.vmID == vmID {
+			return in
+		}
+	}
+	return nil
+}
+
+func (rt *Runtime) checkAccess(c Caller, vmID string, t *vmType) error {
+	ctx := withCaller(context.Background(), c)
+	if rt.authorize != nil {
+		if err := rt.authorize(ctx, c, vmID); err != nil {
+			return err
+		}
+	}
+	if t != nil && t.authorize != nil {
+		return t.authorize(ctx, c, vmID)
+	}
+	return nil
+}
+
+// requestVM creates the view model (or finds the live one) and sends its full state.
+func (rt *Runtime) requestVM(s *session, m *protocol.Message) {
+	conn := s.caller.ConnectionID
+	args, headers, err := splitVMArgs(m.VMArgs)
+	if err != nil {
+		rt.sendException(conn, m.VMID, &Exception{Type: "FormatException", Message: err.Error()})
+		return
+	}
+	if headers != nil {
+		s.caller.Headers = headers
+	}
+	if in := s.find(m.VMID); in != nil {
+		rt.resendState(in, conn)
+		return
+	}
+	if _, err := rt.create(s, m.VMID, args, true); err != nil {
+		if err != errReported {
+			rt.sendException(conn, m.VMID, errorException(err))
+		}
+		return
+	}
+	if err := rt.store.AddVM(context.Background(), conn, m.VMID, string(m.VMArgs)); err != nil {
+		rt.log.Error("store registration failed", "connectionId", conn, "vmId", m.VMID, "error", err)
+	}
+	rt.flushSession(s, m.VMID)
+}
+
+func (rt *Runtime) resendState(in *instance, conn string) {
+	b := in.base()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	state, err := in.fullState()
+	if err != nil {
+		in.sendException(conn, errorException(err))
+		return
+	}
+	in.sendData(conn, state)
+}
+
+// create builds vmID for the session. For "Master.Child" the master chain is created first
+// without a response. Errors were not yet reported to the client.
+func (rt *Runtime) create(s *session, vmID string, args []entry, respond bool) (*instance, error) {
+	var master *instance
+	local := vmID
+	if i := strings.LastIndexByte(vmID, '.'); i >= 0 {
+		local = vmID[i+1:]
+		if master = s.find(vmID[:i]); master == nil {
+			var err error
+			if master, err = rt.create(s, vmID[:i], nil, false); err != nil {
+				return nil, err
+			}
+		}
+	}
+	typeName, instanceID, _ := strings.Cut(local, "$")
+	req := &Request{Caller: s.caller, VMID: vmID, TypeName: typeName, InstanceID: instanceID, Args: argMap(args)}
+	t, known := rt.reg.lookup(typeName)
+	if err := rt.checkAccess(s.caller, vmID, t); err != nil {
+		return nil, err
+	}
+	child, err := rt.subVM(master, req)
+	if err != nil {
+		return nil, err
+	}
+	if child == nil && !known {
+		return nil, &Exception{Type: "Exception", Message: fmt.Sprintf("'%s' is not a known view model", vmID)}
+	}
+	if child == nil && t.shared {
+		in, err := rt.joinShared(s, t, req, args, respond)
+		if err != nil {
+			return nil, err
+		}
+		s.vms = append(s.vms, in)
+		return in, nil
+	}
+	in, err := rt.construct(s, t, child, req, args, respond)
+	if err != nil {
+		return nil, err
+	}
+	s.vms = append(s.vms, in)
+	return in, nil
+}
+
+func (rt *Runtime) subVM(master *instance, req *Request) (Model, error) {
+	if master == nil {
+		return nil, nil
+	}
+	p, ok := master.model.(SubVMProvider)
+	if !ok {
+		return nil, nil
+	}
+	b := master.base()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var child Model
+	ok = master.guard(func() error {
+		c, found := p.SubVM(master.callCtx(req.Caller), req.TypeName, req.InstanceID)
+		if found {
+			child = c
+		}
+		return nil
+	}, req.Caller.ConnectionID, "SubVM")
+	if !ok {
+		return nil, &Exception{Type: "Exception", Message: fmt.Sprintf("cannot create '%s'", req.VMID)}
+	}
+	return child, nil
+}
+
+// newModel runs a constructor, turning a panic into an error.
+func (rt *Runtime) newModel(t *vmType, req *Request) (m Model, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			rt.log.Error("view-model constructor panicked", "vmId", req.VMID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			m, err = nil, panicException()
+		}
+	}()
+	return t.newVM(req)
+}
+
+// construct builds a per-connection view model, applies $vmArg, runs OnCreated and sends the
+// full state when respond is set.
+func (rt *Runtime) construct(s *session, t *vmType, child Model, req *Request, args []entry, respond bool) (*instance, error) {
+	conn := s.caller.ConnectionID
+	m := child
+	info := (*typeInfo)(nil)
+	if m == nil {
+		var err error
+		if m, err = rt.newModel(t, req); err != nil {
+			return nil, err
+		}
+		info = t.info
+	} else {
+		var err error
+		if info, err = rt.reg.infoFor(reflect.TypeOf(m)); err != nil {
+			return nil, err
+		}
+		t = nil
+	}
+	in := rt.newInstance(req.VMID, t, info, m, conn)
+	b := in.base()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !rt.initialise(in, s.caller, args) {
+		in.dispose()
+		return nil, errReported
+	}
+	if respond {
+		state, err := in.fullState()
+		if err != nil {
+			in.dispose()
+			return nil, err
+		}
+		in.sendData(conn, state)
+	}
+	// Changes made while creating are part of the full state; do not send them again.
+	b.changes = nil
+	return in, nil
+}
+
+// errReported marks failures whose exception payload was already sent.
+var errReported = &Exception{Type: "Exception", Message: "reported"}
+
+// initialise applies $vmArg entries and runs OnCreated. Caller holds Base.mu.
+func (rt *Runtime) initialise(in *instance, c Caller, args []entry) bool {
+	conn := c.ConnectionID
+	for _, e := range args {
+		if !in.guard(func() error { return rt.apply(in, c, e) }, conn, "$vmArg "+e.key) {
+			return false
+		}
+	}
+	if cr, ok := in.model.(Creator); ok {
+		return in.guard(func() error { return cr.OnCreated(in.callCtx(c)) }, conn, "OnCreated")
+	}
+	return true
+}
+
+// joinShared adds the session's connection to the shared instance for the request's group,
+// creating it on first use, and sends the full state to the new member.
+func (rt *Runtime) joinShared(s *session, t *vmType, req *Request, args []entry, respond bool) (*instance, error) {
+	conn := s.caller.ConnectionID
+	group := ""
+	if t.group != nil {
+		var err error
+		if group, err = rt.groupOf(t, req); err != nil {
+			return nil, err
+		}
+	}
+	key := req.VMID + "\x00" + group
+	rt.sharedMu.Lock()
+	in := rt.shared[key]
+	created := false
+	if in == nil || in.disposed {
+		m, err := rt.newModel(t, req)
+		if err != nil {
+			rt.sharedMu.Unlock()
+			return nil, err
+		}
+		in = rt.newInstance(req.VMID, t, t.info, m, "")
+		in.shared = &sharedVM{key: key, group: group, members: map[string]struct{}{}}
+		rt.shared[key] = in
+		created = true
+	}
+	b := in.base()
+	b.mu.Lock()
+	rt.sharedMu.Unlock()
+	defer b.mu.Unlock()
+	if created && !rt.initialise(in, s.caller, args) {
+		rt.sharedMu.Lock()
+		delete(rt.shared, key)
+		rt.sharedMu.Unlock()
+		in.dispose()
+		return nil, errReported
+	}
+	in.shared.members[conn] = struct{}{}
+	in.shared.order = append(in.shared.order, conn)
+	if respond {
+		state, err := in.fullState()
+		if err != nil {
+			return nil, err
+		}
+		in.sendData(conn, state)
+	}
+	// Pending changes go to the other members; the new one has them in its full state.
+	in.flushExcept(conn)
+	if err := rt.store.Join(context.Background(), key, conn); err != nil {
+		rt.log.Error("store join failed", "connectionId", conn, "group", key, "error", err)
+	}
+	return in, nil
+}
+
+func (rt *Runtime) groupOf(t *vmType, req *Request) (g string, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			rt.log.Error("group function panicked", "vmId", req.VMID, "panic", fmt.Sprint(v))
+			err = panicException()
+		}
+	}()
+	return t.group(req), nil
+}
+
+// flushExcept pushes pending changes to every target but one.
+func (in *instance) flushExcept(conn string) {
+	all, _ := in.takeChanges(nil)
+	if all == nil {
+		return
+	}
+	frame := protocol.Response(in.vmID, all)
+	for _, c := range in.targets() {
+		if c != conn {
+			in.send(c, frame)
+		}
+	}
+}
+
+// updateVM applies property sets and command calls, replies with the changes (minus the
+// caller's echo) and pushes the other view models of the session.
+func (rt *Runtime) updateVM(s *session, m *protocol.Message) {
+	conn := s.caller.ConnectionID
+	entries, err := orderedEntries(m.Value)
+	if err != nil {
+		rt.sendException(conn, m.VMID, &Exception{Type: "FormatException", Message: "value: " + err.Error()})
+		return
+	}
+	entries, headers := takeHeaders(entries)
+	if headers != nil {
+		s.caller.Headers = headers
+	}
+	if len(entries) == 0 {
+		return
+	}
+	in := s.find(m.VMID)
+	if in == nil {
+		rt.log.Warn("update received before request_vm", "connectionId", conn, "vmId", m.VMID)
+		return
+	}
+	if err := rt.checkAccess(s.caller, m.VMID, in.typ); err != nil {
+		rt.sendException(conn, m.VMID, errorException(err))
+		return
+	}
+	b := in.base()
+	b.mu.Lock()
+	if !in.disposed {
+		echo := make(map[string]string, len(entries))
+		for _, e := range entries {
+			echo[e.key], _ = scalarText(e.value)
+		}
+		for _, e := range entries {
+			if !in.guard(func() error { return rt.apply(in, s.caller, e) }, conn, "update "+e.key) {
+				break
+			}
+		}
+		in.flush(conn, echo)
+	}
+	b.mu.Unlock()
+	rt.flushSession(s, m.VMID)
+}
+
+// flushSession pushes pending changes of the session's other view models.
+func (rt *Runtime) flushSession(s *session, except string) {
+	for _, in := range s.vms {
+		if in.vmID == except {
+			continue
+		}
+		b := in.base()
+		b.mu.Lock()
+		if !in.disposed && len(b.changes) > 0 {
+			in.flush("", nil)
+		}
+		b.mu.Unlock()
+	}
+}
+
+// disposeVM removes vmID and its children ("vmID.…"), longest ids first.
+func (rt *Runtime) disposeVM(s *session, vmID string) {
+	var victims []*instance
+	for _, in := range s.vms {
+		if in.vmID == vmID || strings.HasPrefix(in.vmID, vmID+".") {
+			victims = append(victims, in)
+		}
+	}
+	slices.SortStableFunc(victims, func(a, b *instance) int { return len(b.vmID) - len(a.vmID) })
+	for _, in := range victims {
+		rt.release(s.caller, in)
+		s.vms = slices.DeleteFunc(s.vms, func(x *instance) bool { return x == in })
+		if err := rt.store.RemoveVM(context.Background(), s.caller.ConnectionID, in.vmID); err != nil {
+			rt.log.Error("store removal failed", "connectionId", s.caller.ConnectionID, "vmId", in.vmID, "error", err)
+		}
+	}
+}
+
+func (rt *Runtime) disconnect(connID string, s *session) {
+	for i := len(s.vms) - 1; i >= 0; i-- {
+		rt.release(s.caller, s.vms[i])
+	}
+	s.vms = nil
+	if err := rt.store.RemoveConnection(context.Background(), connID); err != nil {
+		rt.log.Error("store removal failed", "connectionId", connID, "error", err)
+	}
+	rt.mu.Lock()
+	s.closed = true
+	if rt.sessions[connID] == s {
+		delete(rt.sessions, connID)
+	}
+	rt.mu.Unlock()
+}
+
+// release disposes a per-connection view model or leaves a shared one.
+func (rt *Runtime) release(c Caller, in *instance) {
+	if in.shared == nil {
+		b := in.base()
+		b.mu.Lock()
+		in.dispose()
+		b.mu.Unlock()
+		return
+	}
+	rt.sharedMu.Lock()
+	b := in.base()
+	b.mu.Lock()
+	conn := c.ConnectionID
+	if _, ok := in.shared.members[conn]; ok {
+		delete(in.shared.members, conn)
+		in.shared.order = slices.DeleteFunc(in.shared.order, func(x string) bool { return x == conn })
+		if l, ok := in.model.(Leaver); ok {
+			in.guard(func() error { l.OnLeave(in.callCtx(c)); return nil }, noReport, "OnLeave")
+		}
+	}
+	if len(in.shared.members) == 0 {
+		in.dispose()
+		if rt.shared[in.shared.key] == in {
+			delete(rt.shared, in.shared.key)
+		}
+	} else {
+		in.flush("", nil)
+	}
+	b.mu.Unlock()
+	rt.sharedMu.Unlock()
+	if err := rt.store.Leave(context.Background(), in.shared.key, conn); err != nil {
+		rt.log.Error("store leave failed", "connectionId", conn, "group", in.shared.key, "error", err)
+	}
+}
+
+// splitVMArgs separates $vmArg entries and $headers in a request_vm's vmArgs. Without a
+// $vmArg key the other keys are the arguments, as in dotNetify.
+func splitVMArgs(raw json.RawMessage) ([]entry, map[string]string, error) {
+	if len(raw) == 0 {
+		return nil, nil, nil
+	}
+	entries, err := orderedEntries(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("vmArgs: %v", err)
+	}
+	entries, headers := takeHeaders(entries)
+	for _, e := range entries {
+		if e.key != "$vmArg" {
+			continue
+		}
+		if string(e.value) == "null" {
+			return nil, headers, nil
+		}
+		args, err := orderedEntries(e.value)
+		if err != nil {
+			return nil, nil, fmt.Errorf("$vmArg must be a JSON object")
+		}
+		return args, headers, nil
+	}
+	return entries, headers, nil
+}
+
+// takeHeaders removes a $headers entry and decodes it into strings.
+func takeHeaders(entries []entry) ([]entry, map[string]string) {
+	var headers map[string]string
+	out := entries[:0:0]
+	for _, e := range entries {
+		if e.key != "$headers" {
+			out = append(out, e)
+			continue
+		}
+		hs, err := orderedEntries(e.value)
+		if err != nil {
+			continue
+		}
+		headers = make(map[string]string, len(hs))
+		for _, h := range hs {
+			headers[h.key], _ = scalarText(h.value)
+		}
+	}
+	return out, headers
+}
+
+func argMap(args []entry) map[string]json.RawMessage {
+	if len(args) == 0 {
+		return nil
+	}
+	m := make(map[string]json.RawMessage, len(args))
+	for _, e := range args {
+		m[e.key] = e.value
+	}
+	return m
+}

@@ -159,7 +159,7 @@ func (r *RealtimeService) build(props *RealtimeServiceProps, sourceDir string) {
 	containerPort := orNumber(props.ContainerPort, DefaultContainerPort)
 	listenerPort := orNumber(props.ListenerPort, DefaultListenerPort)
 	r.buildNetwork(props)
-	r.buildLoadBalancer(listenerPort)
+	r.buildLoadBalancer(listenerPort, containerPort)
 	r.Api = NewWebSocketApi(r, jsii.String("Api"), &WebSocketApiProps{
 		ApiOptions:     props.ApiOptions,
 		PrivateBackend: &PrivateBackend{VpcLink: r.VpcLink, LoadBalancer: r.LoadBalancer, Port: listenerPort},
@@ -200,10 +200,11 @@ func (r *RealtimeService) buildNetwork(props *RealtimeServiceProps) {
 }
 
 // buildLoadBalancer creates the internal NLB and the VPC link to it. The
-// NLB's security group admits the VPC only; VPC link traffic arrives over
+// NLB's security group admits the VPC only and reaches the tasks' port;
+// VPC link traffic arrives over
 // PrivateLink, which the group must not filter (its source addresses are
 // API Gateway's, not the VPC's).
-func (r *RealtimeService) buildLoadBalancer(listenerPort *float64) {
+func (r *RealtimeService) buildLoadBalancer(listenerPort, containerPort *float64) {
 	private := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
 	nlbGroup := awsec2.NewSecurityGroup(r, jsii.String("LoadBalancerSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              r.Vpc,
@@ -211,6 +212,7 @@ func (r *RealtimeService) buildLoadBalancer(listenerPort *float64) {
 		AllowAllOutbound: jsii.Bool(false),
 	})
 	nlbGroup.AddIngressRule(awsec2.Peer_Ipv4(r.Vpc.VpcCidrBlock()), awsec2.Port_Tcp(listenerPort), jsii.String("listener from inside the VPC"), nil)
+	nlbGroup.AddEgressRule(awsec2.Peer_Ipv4(r.Vpc.VpcCidrBlock()), awsec2.Port_Tcp(containerPort), jsii.String("to the tasks and their health checks"), nil)
 	r.LoadBalancer = elbv2.NewNetworkLoadBalancer(r, jsii.String("LoadBalancer"), &elbv2.NetworkLoadBalancerProps{
 		Vpc:            r.Vpc,
 		InternetFacing: jsii.Bool(false),

@@ -1,0 +1,149 @@
+// The demo page in headless Chromium against the local gateway and server:
+// each browser context is a separate browser with its own WebSocket. The
+// screenshots land in test/artifacts/ for a human to look at.
+
+import assert from "node:assert/strict";
+import { after, afterEach, before, describe, test } from "node:test";
+import { launchChromium, openPage, screenshot } from "./lib/browser.mjs";
+import { servePage } from "./lib/page.mjs";
+import { startStack } from "./lib/stack.mjs";
+
+let browser;
+let stack;
+let site;
+const pages = [];
+
+before(async () => {
+  browser = await launchChromium();
+});
+after(() => browser?.close());
+
+// Every test gets a fresh gateway and server, so shared demos start clean.
+async function open(demo) {
+  const page = await openPage(browser, `${site.url}#/${demo}`);
+  pages.push(page);
+  await connected(page, 1);
+  return page;
+}
+
+/** Waits until the page's badge says connected for the n-th time. */
+function connected(page, n) {
+  return page.locator(`[data-testid=connection-state][data-state=connected][data-connects="${n}"]`).waitFor();
+}
+
+describe("demo page", () => {
+  before(async () => {
+    stack = await startStack();
+    site = await servePage(stack.websocketUrl);
+  });
+  after(async () => {
+    await site?.close();
+    await stack?.stop();
+  });
+  afterEach(async () => {
+    const these = pages.splice(0);
+    for (const p of these) {
+      assert.deepEqual(p.pageErrors, [], "uncaught errors in the page");
+      await p.context().close();
+    }
+  });
+
+  test("HelloWorld: typing a name updates the full name from the server", async () => {
+    const page = await open("HelloWorld");
+    const fullName = page.getByTestId("hello-fullname");
+    await fullName.filter({ hasText: /^Hello World$/ }).waitFor();
+
+    await page.getByTestId("hello-first").fill("Jane");
+    await fullName.filter({ hasText: /^Jane World$/ }).waitFor();
+
+    // One update_vm per keystroke, answered in order.
+    await page.getByTestId("hello-last").fill("");
+    await page.getByTestId("hello-last").pressSequentially("Doe");
+    await fullName.filter({ hasText: /^Jane Doe$/ }).waitFor();
+    assert.equal(await page.getByTestId("hello-first").inputValue(), "Jane");
+    await screenshot(page, "browser-helloworld");
+  });
+
+  test("ControlTypes: controls round-trip through the server view model", async () => {
+    const page = await open("ControlTypes");
+    await page.getByTestId("ct-checkbox-result").filter({ hasText: "Enabled" }).waitFor();
+
+    await page.getByTestId("ct-textbox").fill("abc");
+    await page.getByTestId("ct-textbox-result").filter({ hasText: /^You typed: abc$/ }).waitFor();
+    await page.getByTestId("ct-search").fill("m");
+    await page.getByTestId("ct-search-results").filter({ hasText: "MercuryMars" }).waitFor();
+    await page.getByTestId("ct-dropdown").selectOption("2");
+    await page.getByTestId("ct-dropdown-result").filter({ hasText: /^You selected: Object Two$/ }).waitFor();
+    await page.getByTestId("ct-radio-yellow").check();
+    await page.getByTestId("ct-radio-style").filter({ hasText: /^label-warning$/ }).waitFor();
+    await page.getByTestId("ct-button").click();
+    await page.getByTestId("ct-button").click();
+    await page.getByTestId("ct-click-count").filter({ hasText: /^2$/ }).waitFor();
+    await screenshot(page, "browser-controltypes");
+  });
+
+  test("LiveChart: the server's pushes extend the drawn waveform", async () => {
+    const page = await open("LiveChart");
+    const chart = page.getByTestId("livechart-waveform");
+    await page.locator("[data-testid=livechart-waveform][data-points='30']").waitFor();
+    await page.locator("[data-testid=livechart-waveform][data-last-x='32']").waitFor();
+    // 30 points on screen, drawn as one line.
+    assert.equal(await chart.locator("circle").count(), 30);
+    assert.match(await chart.locator("path.line").getAttribute("d"), /^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+){29}$/);
+    assert.equal(await page.getByTestId("livechart-bar").getAttribute("data-bars"), "12");
+    assert.equal(await page.getByTestId("livechart-pie").getAttribute("data-slices"), "3");
+    await screenshot(page, "browser-livechart");
+  });
+
+  test("SimpleList: add, update and remove in one browser show in another", async () => {
+    const one = await open("SimpleList");
+    const two = await open("SimpleList");
+    for (const p of [one, two]) await p.locator("[data-testid=list-table][data-count='7']").waitFor();
+
+    await one.getByTestId("list-new-name").fill("John Smith");
+    await one.getByTestId("list-add").click();
+    for (const p of [one, two]) await p.locator("[data-testid=list-row][data-name='John Smith']").waitFor();
+
+    const first = one.locator("[data-testid=list-row][data-name='John Smith'] [data-testid=list-first]");
+    await first.fill("Johnny");
+    await first.press("Enter");
+    for (const p of [one, two]) await p.locator("[data-testid=list-row][data-name='Johnny Smith']").waitFor();
+    await screenshot(two, "browser-simplelist-second-after-update");
+
+    await two.locator("[data-testid=list-row][data-name='Johnny Smith'] [data-testid=list-remove]").click();
+    for (const p of [one, two]) {
+      await p.locator("[data-testid=list-table][data-count='7']").waitFor();
+      assert.equal(await p.locator("[data-testid=list-row][data-name='Johnny Smith']").count(), 0);
+    }
+    await screenshot(one, "browser-simplelist-first-after-remove");
+  });
+
+  test("ChatRoom: two browsers chat, rename and whisper", async () => {
+    const one = await open("ChatRoom");
+    await one.locator("[data-testid=chat-me][data-name=user1]").waitFor();
+    const two = await open("ChatRoom");
+    await two.locator("[data-testid=chat-me][data-name=user2]").waitFor();
+    for (const p of [one, two]) await p.locator("[data-testid=chat-users][data-count='2']").waitFor();
+
+    await one.getByTestId("chat-input").fill("my name is Ann");
+    await one.getByTestId("chat-send").click();
+    await one.locator("[data-testid=chat-me][data-name=Ann]").waitFor();
+    await two.getByTestId("chat-user").filter({ hasText: /^Ann$/ }).waitFor();
+
+    await two.getByTestId("chat-input").fill("hello Ann");
+    await two.getByTestId("chat-input").press("Enter");
+    for (const p of [one, two]) await p.locator("[data-testid=chat-messages][data-count='2']").waitFor();
+    const texts = await one.locator("[data-testid=chat-message] .text").allTextContents();
+    assert.deepEqual(texts, ["my name is Ann", "hello Ann"]);
+
+    await two.getByTestId("chat-input").fill("Ann: just between us");
+    await two.getByTestId("chat-send").click();
+    await one.locator("[data-testid=chat-message].private").filter({ hasText: "Ann: just between us" }).waitFor();
+    await screenshot(one, "browser-chatroom-first");
+    await screenshot(two, "browser-chatroom-second");
+
+    // Leaving the room (navigating away) removes the user for the other browser.
+    await two.getByTestId("nav-HelloWorld").click();
+    await one.locator("[data-testid=chat-users][data-count='1']").waitFor();
+  });
+});

@@ -147,3 +147,39 @@ describe("demo page", () => {
     await one.locator("[data-testid=chat-users][data-count='1']").waitFor();
   });
 });
+
+describe("demo page across a gateway outage", () => {
+  before(async () => {
+    stack = await startStack();
+    site = await servePage(stack.websocketUrl);
+  });
+  after(async () => {
+    await site?.close();
+    await stack?.stop();
+  });
+
+  test("the page shows reconnecting, comes back and is live again", async () => {
+    const hello = await open("HelloWorld");
+    const list = await open("SimpleList");
+    await hello.getByTestId("hello-fullname").filter({ hasText: /^Hello World$/ }).waitFor();
+    await list.locator("[data-testid=list-table][data-count='7']").waitFor();
+
+    await stack.stopGateway();
+    for (const p of [hello, list]) await p.locator("[data-testid=connection-state][data-state=reconnecting]").waitFor();
+    await screenshot(hello, "browser-outage-reconnecting");
+    await stack.startGatewayAgain();
+
+    for (const p of [hello, list]) await connected(p, 2);
+    await hello.getByTestId("hello-first").fill("Back");
+    await hello.getByTestId("hello-fullname").filter({ hasText: /^Back World$/ }).waitFor();
+    await list.getByTestId("list-new-name").fill("After Outage");
+    await list.getByTestId("list-add").click();
+    await list.locator("[data-testid=list-row][data-name='After Outage']").waitFor();
+    await screenshot(hello, "browser-outage-back");
+
+    for (const p of pages.splice(0)) {
+      assert.deepEqual(p.pageErrors.filter((e) => !/websocket error attempting to connect/.test(e)), []);
+      await p.context().close();
+    }
+  });
+});

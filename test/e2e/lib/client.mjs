@@ -83,7 +83,7 @@ function describe(value) {
 }
 
 /** Waits until check() is true, re-checking whenever notify fires; fails after the deadline. */
-function waitUntil(waiters, check, what) {
+function waitUntil(waiters, check, what, timeoutMs = waitTimeoutMs) {
   if (check()) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const waiter = () => {
@@ -94,8 +94,8 @@ function waitUntil(waiters, check, what) {
     };
     const timer = setTimeout(() => {
       waiters.delete(waiter);
-      reject(new Error(`timed out after ${waitTimeoutMs} ms waiting for ${what()}`));
-    }, waitTimeoutMs);
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`));
+    }, timeoutMs);
     waiters.add(waiter);
   });
 }
@@ -226,11 +226,12 @@ export class DotnetifyClient {
   }
 
   /** Waits until the hub has reported "connected" at least n times in total. */
-  waitForConnects(n) {
+  waitForConnects(n, timeoutMs = waitTimeoutMs) {
     return waitUntil(
       this.waiters,
       () => this.connects >= n && this.hub.isConnected,
       () => `${this.name} to connect ${n} time(s); states so far: ${this.states.join(", ")}`,
+      timeoutMs,
     );
   }
 

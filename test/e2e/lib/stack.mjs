@@ -98,10 +98,20 @@ export async function startStack({ serverEnv = {} } = {}) {
       stack.server = await startServer({ port: serverPort, callbackUrl: stack.callbackUrl, env: serverEnv });
     },
 
-    /** Stops the gateway (SIGTERM) and starts a new one on the same address. */
-    async restartGateway() {
+    /** Stops the gateway (SIGTERM): every client loses its connection. */
+    async stopGateway() {
       await stack.gateway.proc.stop();
+    },
+
+    /** Starts a new gateway on the address of the first one. */
+    async startGatewayAgain() {
       stack.gateway = await startGateway({ backend, addr: gateway.addr });
+    },
+
+    /** Stops the gateway and starts a new one on the same address. */
+    async restartGateway() {
+      await stack.stopGateway();
+      await stack.startGatewayAgain();
     },
 
     /** Output of both processes, for failure messages. */

@@ -26,5 +26,6 @@ if [ -d test/e2e ]; then
   echo "==> end-to-end (real dotnetify client, headless chromium)"
   scripts/build-web.sh
   go build -o bin/wsgate ./cmd/wsgate
-  node --test --test-concurrency=1 test/e2e/
+  go build -o bin/wsgate-server ./server/cmd/wsgate-server
+  node --test --test-concurrency=1 --test-reporter=spec test/e2e/
 fi

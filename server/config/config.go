@@ -1,0 +1,111 @@
+// Package config reads the server's WSGATE_* environment, validating every variable and
+// reporting all problems at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Config is the server configuration.
+type Config struct {
+	// CallbackURL is the stage's connection URL (WSGATE_CALLBACK_URL, required).
+	CallbackURL string
+	// ListenAddr is the HTTP listen address (WSGATE_LISTEN_ADDR, default ":8080").
+	ListenAddr string
+	// Region is the SigV4 region (WSGATE_REGION, then AWS_REGION, then "us-east-1").
+	Region string
+	// IntegrationSecret, when set, must arrive in X-Wsgate-Secret (WSGATE_INTEGRATION_SECRET).
+	IntegrationSecret string
+	// PushRate is pushes per second, 0 = unpaced (WSGATE_PUSH_RATE).
+	PushRate float64
+	// PushBurst is the token bucket burst (WSGATE_PUSH_BURST, default PushRate).
+	PushBurst int
+	// PushConcurrency is pushes in flight at once (WSGATE_PUSH_CONCURRENCY, default 256).
+	PushConcurrency int
+	// LogLevel is debug, info, warn or error (WSGATE_LOG_LEVEL, default info).
+	LogLevel slog.Level
+}
+
+// FromEnv reads the configuration through getenv (os.Getenv in the binary). The error lists
+// every bad variable on one line.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Config{ListenAddr: ":8080", PushConcurrency: 256, LogLevel: slog.LevelInfo}
+	var errs []string
+	bad := func(name, value, want string) {
+		errs = append(errs, fmt.Sprintf("%s=%q: %s", name, value, want))
+	}
+
+	c.CallbackURL = strings.TrimSpace(getenv("WSGATE_CALLBACK_URL"))
+	if c.CallbackURL == "" {
+		errs = append(errs, "WSGATE_CALLBACK_URL is required (the stage's connection URL, e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod)")
+	} else if u, err := url.Parse(c.CallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		bad("WSGATE_CALLBACK_URL", c.CallbackURL, "want an absolute http(s) URL without query, e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod")
+	}
+
+	if v := getenv("WSGATE_LISTEN_ADDR"); v != "" {
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			bad("WSGATE_LISTEN_ADDR", v, "want host:port, e.g. :8080 or 127.0.0.1:8080")
+		}
+		c.ListenAddr = v
+	}
+
+	c.Region = firstNonEmpty(getenv("WSGATE_REGION"), getenv("AWS_REGION"), "us-east-1")
+
+	c.IntegrationSecret = getenv("WSGATE_INTEGRATION_SECRET")
+
+	if v := getenv("WSGATE_PUSH_RATE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f != f {
+			bad("WSGATE_PUSH_RATE", v, "want a number of pushes per second ≥ 0 (0 = unpaced)")
+		}
+		c.PushRate = f
+	}
+	c.PushBurst = int(c.PushRate + 0.999)
+	if v := getenv("WSGATE_PUSH_BURST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			bad("WSGATE_PUSH_BURST", v, "want an integer ≥ 1")
+		}
+		c.PushBurst = n
+	}
+	if v := getenv("WSGATE_PUSH_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 65536 {
+			bad("WSGATE_PUSH_CONCURRENCY", v, "want an integer from 1 to 65536")
+		}
+		c.PushConcurrency = n
+	}
+	if v := getenv("WSGATE_LOG_LEVEL"); v != "" {
+		switch strings.ToLower(v) {
+		case "debug":
+			c.LogLevel = slog.LevelDebug
+		case "info":
+			c.LogLevel = slog.LevelInfo
+		case "warn":
+			c.LogLevel = slog.LevelWarn
+		case "error":
+			c.LogLevel = slog.LevelError
+		default:
+			bad("WSGATE_LOG_LEVEL", v, "want debug, info, warn or error")
+		}
+	}
+	if len(errs) > 0 {
+		return c, errors.New("invalid configuration: " + strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

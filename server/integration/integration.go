@@ -1,0 +1,171 @@
+// Package integration serves the HTTP endpoints API Gateway's integrations call
+// (POST /api/dotnetify/vm, POST /api/dotnetify/vm/disconnect), a health check, and the
+// graceful shutdown that drains queued work.
+package integration
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsgate/wsgate/server/protocol"
+	"github.com/wsgate/wsgate/server/vm"
+)
+
+// Paths of the endpoints, as dotNetify's CloudFormation template and wsgate's constructs
+// configure them.
+const (
+	PathMessage    = "/api/dotnetify/vm"
+	PathDisconnect = "/api/dotnetify/vm/disconnect"
+	PathHealth     = "/healthz"
+	// SecretHeader carries the shared secret when one is configured.
+	SecretHeader = "X-Wsgate-Secret"
+)
+
+// Dispatcher receives decoded work; *vm.Runtime implements it.
+type Dispatcher interface {
+	Handle(c vm.Caller, m *protocol.Message)
+	Disconnect(connID string)
+}
+
+// Config configures the handler.
+type Config struct {
+	// Runtime receives messages and disconnects. Required.
+	Runtime Dispatcher
+	// Secret, when non-empty, must arrive in X-Wsgate-Secret on the integration endpoints.
+	Secret string
+	// MaxBodyBytes limits a request body. Default: protocol.MaxBodyBytes.
+	MaxBodyBytes int
+	// Logger receives structured logs. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler serves the integration endpoints and /healthz.
+type Handler struct {
+	cfg      Config
+	mux      *http.ServeMux
+	draining atomic.Bool
+}
+
+// NewHandler returns the handler. It panics without a Runtime, a programming error.
+func NewHandler(cfg Config) *Handler {
+	if cfg.Runtime == nil {
+		panic("integration.NewHandler: Runtime is required")
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = protocol.MaxBodyBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST "+PathMessage, h.message)
+	h.mux.HandleFunc("POST "+PathDisconnect, h.disconnect)
+	h.mux.HandleFunc("GET "+PathHealth, h.health)
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// SetDraining makes /healthz answer 503 so load balancers stop sending new work.
+func (h *Handler) SetDraining() { h.draining.Store(true) }
+
+func (h *Handler) health(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if h.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"status":"draining"}`)
+		return
+	}
+	_, _ = io.WriteString(w, `{"status":"ok"}`)
+}
+
+// message handles $connect (no payload: nothing to do, as in dotNetify) and $default.
+func (h *Handler) message(w http.ResponseWriter, r *http.Request) {
+	req, ok := h.decode(w, r)
+	if !ok {
+		return
+	}
+	if req.Payload != nil {
+		h.cfg.Runtime.Handle(vm.Caller{ConnectionID: req.ConnectionID, SourceIP: req.SourceIP, UserAgent: req.UserAgent}, req.Payload)
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {
+	req, ok := h.decode(w, r)
+	if !ok {
+		return
+	}
+	h.cfg.Runtime.Disconnect(req.ConnectionID)
+	w.WriteHeader(http.StatusOK)
+}
+
+// decode checks the secret and decodes the body; on failure it has written a JSON error.
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (protocol.IntegrationRequest, bool) {
+	if h.cfg.Secret != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get(SecretHeader)), []byte(h.cfg.Secret)) != 1 {
+		writeError(w, http.StatusUnauthorized, "missing or wrong "+SecretHeader+" header")
+		return protocol.IntegrationRequest{}, false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(h.cfg.MaxBodyBytes)+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "cannot read body: "+err.Error())
+		return protocol.IntegrationRequest{}, false
+	}
+	req, err := protocol.DecodeIntegration(body, h.cfg.MaxBodyBytes)
+	if err != nil {
+		status := http.StatusBadRequest
+		if protocol.IsTooLarge(err) {
+			status = http.StatusRequestEntityTooLarge
+			err = fmt.Errorf("body is over the limit of %d bytes", h.cfg.MaxBodyBytes)
+		}
+		h.cfg.Logger.Warn("rejected integration request", "path", r.URL.Path, "status", status, "error", err.Error())
+		writeError(w, status, err.Error())
+		return protocol.IntegrationRequest{}, false
+	}
+	return req, true
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error string `json:"error"`
+	}{msg})
+}
+
+// Serve runs h on ln until ctx ends (for example on SIGTERM), then shuts down gracefully:
+// /healthz turns 503, the listener closes, in-flight requests finish, and each drain step
+// (typically the runtime's Drain, then the push client's Close) runs, all within timeout.
+func Serve(ctx context.Context, ln net.Listener, h *Handler, timeout time.Duration, drains ...func(context.Context) error) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	h.SetDraining()
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	errs := []error{}
+	if err := srv.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	for _, d := range drains {
+		if err := d(sctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

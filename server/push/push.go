@@ -1,0 +1,457 @@
+// Package push delivers response_vm frames to clients through API Gateway's @connections
+// management API: SigV4-signed POSTs (service execute-api) over a keep-alive transport sized
+// for fan-out, with bounded concurrency, token-bucket pacing, jittered retries on 429 and 5xx,
+// and per-connection ordering.
+package push
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"golang.org/x/time/rate"
+)
+
+// Config configures a Client.
+type Config struct {
+	// CallbackURL is the stage's connection URL, e.g.
+	// https://abc.execute-api.eu-west-1.amazonaws.com/prod (a trailing /@connections is
+	// accepted too). Required.
+	CallbackURL string
+	// Region is the SigV4 region. Required.
+	Region string
+	// Credentials sign the requests (the standard AWS chain in production). Required.
+	Credentials aws.CredentialsProvider
+	// HTTPClient sends the requests. Default: a client on NewTransport(Concurrency).
+	HTTPClient *http.Client
+	// Rate is the pace in pushes per second (a token bucket); 0 means unpaced.
+	Rate float64
+	// Burst is the token bucket's size. Default: Rate rounded up, at least 1.
+	Burst int
+	// Concurrency is the number of pushes in flight at once. Default: 256.
+	Concurrency int
+	// MaxAttempts bounds the tries of one frame on 429, 5xx and transport errors. Default: 6.
+	MaxAttempts int
+	// BaseBackoff and MaxBackoff shape the jittered exponential backoff. Defaults: 50ms, 5s.
+	BaseBackoff, MaxBackoff time.Duration
+	// Logger receives structured logs. Default: slog.Default().
+	Logger *slog.Logger
+	// OnGone is called once when the gateway answers 410 for a connection: the client is
+	// gone and its queued frames were dropped. Typically the runtime's Disconnect.
+	OnGone func(connID string)
+	// Now is the signing clock. Default: time.Now.
+	Now func() time.Time
+}
+
+// Stats are the push counters.
+type Stats struct {
+	Sent    uint64 // frames the gateway accepted (2xx)
+	Retried uint64 // retries after 429, 5xx or a transport error
+	Gone    uint64 // 410 answers (connection forgotten)
+	Failed  uint64 // frames given up: other 4xx, or retries exhausted
+	Dropped uint64 // frames discarded unsent: queued for a gone connection, or after Close
+}
+
+// StatusError is a non-2xx answer from the gateway.
+type StatusError struct {
+	Status int
+	Body   string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("@connections answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Body)
+}
+
+// ErrClosed is returned for work submitted after Close.
+var ErrClosed = errors.New("push client closed")
+
+// Client pushes frames. Send queues and returns at once; frames for one connection leave in
+// the order they were queued, one at a time.
+type Client struct {
+	cfg      Config
+	base     *url.URL // scheme and host of the callback URL
+	path     string   // decoded stage path, without trailing slash
+	rawPath  string   // the same path, escaped once
+	signer   *v4.Signer
+	creds    aws.CredentialsProvider
+	http     *http.Client
+	limiter  *rate.Limiter
+	log      *slog.Logger
+	ctx      context.Context // cancelled when Close gives up
+	cancel   context.CancelFunc
+	sent     atomic.Uint64
+	retried  atomic.Uint64
+	gone     atomic.Uint64
+	failed   atomic.Uint64
+	dropped  atomic.Uint64
+	mu       sync.Mutex
+	cond     *sync.Cond
+	conns    map[string]*connQueue
+	ready    []*connQueue
+	queued   int // frames queued or in flight
+	closed   bool
+	workers  sync.WaitGroup
+	idleWait chan struct{} // closed when queued drops to 0 during Close
+}
+
+// connQueue holds one connection's frames. scheduled means it is in ready or a worker holds
+// it, so no two workers ever send for the same connection at once.
+type connQueue struct {
+	id        string
+	frames    [][]byte
+	scheduled bool
+}
+
+// New validates cfg and starts the workers.
+func New(cfg Config) (*Client, error) {
+	var problems []string
+	u, err := url.Parse(cfg.CallbackURL)
+	switch {
+	case cfg.CallbackURL == "":
+		problems = append(problems, "callback URL is required")
+	case err != nil:
+		problems = append(problems, fmt.Sprintf("callback URL %q: %v", cfg.CallbackURL, err))
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		problems = append(problems, fmt.Sprintf("callback URL %q must be an absolute http(s) URL", cfg.CallbackURL))
+	case u.RawQuery != "" || u.Fragment != "":
+		problems = append(problems, fmt.Sprintf("callback URL %q must have no query or fragment", cfg.CallbackURL))
+	}
+	if cfg.Region == "" {
+		problems = append(problems, "region is required")
+	}
+	if cfg.Credentials == nil {
+		problems = append(problems, "credentials are required")
+	}
+	if cfg.Rate < 0 || cfg.Burst < 0 || cfg.Concurrency < 0 || cfg.MaxAttempts < 0 {
+		problems = append(problems, "rate, burst, concurrency and attempts must not be negative")
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("push: %s", strings.Join(problems, "; "))
+	}
+	applyDefaults(&cfg)
+	c := &Client{cfg: cfg, signer: v4.NewSigner(func(o *v4.SignerOptions) {
+		// execute-api signs the singly-encoded path; do not escape it a second time.
+		o.DisableURIPathEscaping = true
+	}), http: cfg.HTTPClient, log: cfg.Logger, conns: map[string]*connQueue{}}
+	c.base = &url.URL{Scheme: u.Scheme, Host: u.Host}
+	c.path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/@connections")
+	c.rawPath = escapePath(c.path)
+	c.creds = cfg.Credentials
+	if _, cached := c.creds.(*aws.CredentialsCache); !cached {
+		c.creds = aws.NewCredentialsCache(c.creds)
+	}
+	if cfg.Rate > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst)
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.cond = sync.NewCond(&c.mu)
+	for range cfg.Concurrency {
+		c.workers.Add(1)
+		go c.work()
+	}
+	return c, nil
+}
+
+func applyDefaults(cfg *Config) {
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 256
+	}
+	if cfg.Burst == 0 {
+		cfg.Burst = max(1, int(cfg.Rate+0.999))
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = 6
+	}
+	if cfg.BaseBackoff == 0 {
+		cfg.BaseBackoff = 50 * time.Millisecond
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Transport: NewTransport(cfg.Concurrency), Timeout: 10 * time.Second}
+	}
+}
+
+// NewTransport returns an HTTP/1.1 keep-alive transport that keeps up to maxConns idle
+// connections to the gateway. Go's default keeps 2 per host, which makes fan-out reconnect
+// (and re-handshake TLS) for almost every push.
+func NewTransport(maxConns int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = maxConns
+	t.MaxIdleConnsPerHost = maxConns
+	t.IdleConnTimeout = 90 * time.Second
+	// A pool of HTTP/1.1 connections beats one multiplexed HTTP/2 connection for this load.
+	t.ForceAttemptHTTP2 = false
+	t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	return t
+}
+
+// Stats returns the counters.
+func (c *Client) Stats() Stats {
+	return Stats{Sent: c.sent.Load(), Retried: c.retried.Load(), Gone: c.gone.Load(), Failed: c.failed.Load(), Dropped: c.dropped.Load()}
+}
+
+// Send queues frame for connID and returns at once. It implements vm.Sender. The frame must
+// not be modified afterwards.
+func (c *Client) Send(connID string, frame []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		c.dropped.Add(1)
+		return
+	}
+	q := c.conns[connID]
+	if q == nil {
+		q = &connQueue{id: connID}
+		c.conns[connID] = q
+	}
+	q.frames = append(q.frames, frame)
+	c.queued++
+	if !q.scheduled {
+		q.scheduled = true
+		c.ready = append(c.ready, q)
+		c.cond.Signal()
+	}
+}
+
+// Close stops accepting frames and waits until queued frames are sent, or ctx ends; then
+// in-flight requests and backoffs are cancelled and the rest is dropped.
+func (c *Client) Close(ctx context.Context) error {
+	c.mu.Lock()
+	c.closed = true
+	done := make(chan struct{})
+	if c.queued == 0 {
+		close(done)
+	} else {
+		c.idleWait = done
+	}
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		c.mu.Lock()
+		err = fmt.Errorf("push: %d frames unsent at shutdown: %w", c.queued, ctx.Err())
+		c.mu.Unlock()
+	}
+	c.cancel()
+	c.workers.Wait()
+	return err
+}
+
+func (c *Client) work() {
+	defer c.workers.Done()
+	for {
+		q, frame, ok := c.next()
+		if !ok {
+			return
+		}
+		err := c.Post(c.ctx, q.id, frame)
+		c.finish(q, err)
+	}
+}
+
+// next blocks until a connection has a frame to send. ok is false when closed and idle.
+func (c *Client) next() (*connQueue, []byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.ready) == 0 {
+		if c.closed {
+			return nil, nil, false
+		}
+		c.cond.Wait()
+	}
+	q := c.ready[0]
+	c.ready[0] = nil
+	c.ready = c.ready[1:]
+	return q, q.frames[0], true
+}
+
+// finish removes the sent frame and requeues the connection at the tail, so one busy
+// connection cannot starve the others.
+func (c *Client) finish(q *connQueue, err error) {
+	var se *StatusError
+	isGone := errors.As(err, &se) && se.Status == http.StatusGone
+	c.mu.Lock()
+	q.frames[0] = nil
+	q.frames = q.frames[1:]
+	c.queued--
+	if isGone {
+		c.queued -= len(q.frames)
+		c.dropped.Add(uint64(len(q.frames)))
+		q.frames = nil
+	}
+	if len(q.frames) > 0 {
+		c.ready = append(c.ready, q)
+		c.cond.Signal()
+	} else {
+		q.scheduled = false
+		delete(c.conns, q.id)
+	}
+	if c.queued == 0 && c.idleWait != nil {
+		close(c.idleWait)
+		c.idleWait = nil
+	}
+	if c.closed && len(c.ready) == 0 {
+		c.cond.Broadcast()
+	}
+	c.mu.Unlock()
+	if isGone && c.cfg.OnGone != nil {
+		c.cfg.OnGone(q.id)
+	}
+}
+
+// Post sends one frame to connID now, retrying 429, 5xx and transport errors with jittered
+// exponential backoff up to MaxAttempts. A 410 is counted as gone; it does not call OnGone
+// (the queue does). Post is safe for concurrent use but gives no ordering.
+func (c *Client) Post(ctx context.Context, connID string, frame []byte) error {
+	var err error
+	for attempt := 0; attempt < c.cfg.MaxAttempts; attempt++ {
+		if attempt > 0 {
+			c.retried.Add(1)
+			if werr := sleep(ctx, c.backoff(attempt)); werr != nil {
+				break
+			}
+		}
+		if c.limiter != nil {
+			if werr := c.limiter.Wait(ctx); werr != nil {
+				err = fmt.Errorf("push to %s: pacing: %w", connID, werr)
+				break
+			}
+		}
+		err = c.postOnce(ctx, connID, frame)
+		if err == nil {
+			c.sent.Add(1)
+			return nil
+		}
+		if !retryable(err) {
+			break
+		}
+	}
+	var se *StatusError
+	switch {
+	case errors.As(err, &se) && se.Status == http.StatusGone:
+		c.gone.Add(1)
+		c.log.Info("connection gone", "connectionId", connID)
+	default:
+		c.failed.Add(1)
+		c.log.Warn("push failed", "connectionId", connID, "error", err)
+	}
+	return err
+}
+
+func retryable(err error) bool {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Status == http.StatusTooManyRequests || se.Status >= 500
+	}
+	return !errors.Is(err, context.Canceled)
+}
+
+// backoff is "full jitter": a random wait up to base·2^attempt, capped.
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.cfg.BaseBackoff << min(attempt-1, 20)
+	if d <= 0 || d > c.cfg.MaxBackoff {
+		d = c.cfg.MaxBackoff
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (c *Client) postOnce(ctx context.Context, connID string, frame []byte) error {
+	req, err := c.NewRequest(ctx, connID, frame)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("push to %s: %w", connID, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // lets the connection be reused
+		return nil
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	return &StatusError{Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+}
+
+// NewRequest builds the signed POST {callback}/@connections/{connID} carrying frame.
+func (c *Client) NewRequest(ctx context.Context, connID string, frame []byte) (*http.Request, error) {
+	u := *c.base
+	u.Path = c.path + "/@connections/" + connID
+	u.RawPath = c.rawPath + "/%40connections/" + escapeSegment(connID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(frame))
+	if err != nil {
+		return nil, fmt.Errorf("push to %s: %w", connID, err)
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	creds, err := c.creds.Retrieve(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("push to %s: credentials: %w", connID, err)
+	}
+	sum := sha256.Sum256(frame)
+	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "execute-api", c.cfg.Region, c.cfg.Now()); err != nil {
+		return nil, fmt.Errorf("push to %s: sign: %w", connID, err)
+	}
+	return req, nil
+}
+
+// escapePath escapes each segment of a decoded path once.
+func escapePath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = escapeSegment(s)
+	}
+	return strings.Join(segs, "/")
+}
+
+// escapeSegment percent-encodes everything but SigV4's unreserved characters.
+func escapeSegment(s string) string {
+	const hexUpper = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if 'A' <= ch && ch <= 'Z' || 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9' || ch == '-' || ch == '_' || ch == '.' || ch == '~' {
+			b.WriteByte(ch)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexUpper[ch>>4])
+		b.WriteByte(hexUpper[ch&0xf])
+	}
+	return b.String()
+}

@@ -86,7 +86,8 @@ type RealtimeServiceProps struct {
 	// deployment, at least 100 and more than MinHealthyPercent.
 	// Default: 200.
 	MaxHealthyPercent *float64
-	// LogRetention is how long the server's logs are kept.
+	// LogRetention is how long the server's logs (and the flow logs of a
+	// VPC this construct creates) are kept.
 	// Default: awslogs.RetentionDays_ONE_MONTH.
 	LogRetention awslogs.RetentionDays
 	// Environment adds server settings such as WSGATE_PUSH_RATE or
@@ -183,6 +184,7 @@ func (r *RealtimeService) buildNetwork(props *RealtimeServiceProps) {
 	case props.Vpc != nil:
 		r.Vpc = props.Vpc
 	default:
+		flowLogs := awslogs.NewLogGroup(r, jsii.String("VpcFlowLogs"), &awslogs.LogGroupProps{Retention: logRetention(props)})
 		r.Vpc = awsec2.NewVpc(r, jsii.String("Vpc"), &awsec2.VpcProps{
 			MaxAzs:      jsii.Number(2),
 			NatGateways: jsii.Number(1),
@@ -190,7 +192,9 @@ func (r *RealtimeService) buildNetwork(props *RealtimeServiceProps) {
 				{Name: jsii.String("Public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)},
 				{Name: jsii.String("Private"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(22)},
 			},
-			FlowLogs: &map[string]*awsec2.FlowLogOptions{"FlowLogs": {}},
+			FlowLogs: &map[string]*awsec2.FlowLogOptions{"FlowLogs": {
+				Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(flowLogs, nil),
+			}},
 		})
 	}
 	r.Cluster = awsecs.NewCluster(r, jsii.String("Cluster"), &awsecs.ClusterProps{
@@ -231,13 +235,17 @@ func (r *RealtimeService) buildLoadBalancer(listenerPort, containerPort *float64
 	})
 }
 
+// logRetention is the retention of the server's and the VPC's logs.
+func logRetention(props *RealtimeServiceProps) awslogs.RetentionDays {
+	if props.LogRetention == "" {
+		return awslogs.RetentionDays_ONE_MONTH
+	}
+	return props.LogRetention
+}
+
 // buildTask creates the ARM64 task definition and the server container.
 func (r *RealtimeService) buildTask(props *RealtimeServiceProps, containerPort *float64) {
-	retention := props.LogRetention
-	if retention == "" {
-		retention = awslogs.RetentionDays_ONE_MONTH
-	}
-	r.LogGroup = awslogs.NewLogGroup(r, jsii.String("ServerLogs"), &awslogs.LogGroupProps{Retention: retention})
+	r.LogGroup = awslogs.NewLogGroup(r, jsii.String("ServerLogs"), &awslogs.LogGroupProps{Retention: logRetention(props)})
 	r.TaskDefinition = awsecs.NewFargateTaskDefinition(r, jsii.String("TaskDefinition"), &awsecs.FargateTaskDefinitionProps{
 		Cpu:            orNumber(props.Cpu, DefaultCpu),
 		MemoryLimitMiB: orNumber(props.MemoryLimitMiB, DefaultMemoryLimitMiB),

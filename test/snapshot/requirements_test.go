@@ -1,0 +1,294 @@
+package snapshot
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	wsgate "github.com/wsgate/wsgate/constructs"
+)
+
+// of returns the template's resources of one type by logical id.
+func of(tpl map[string]any, typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range tpl["Resources"].(map[string]any) {
+		if r := r.(map[string]any); r["Type"] == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// one returns the id and Properties of the only resource of a type.
+func one(t *testing.T, tpl map[string]any, typ string) (string, map[string]any) {
+	t.Helper()
+	rs := of(tpl, typ)
+	if len(rs) != 1 {
+		t.Fatalf("want one %s, got %d", typ, len(rs))
+	}
+	for id, r := range rs {
+		p, _ := r["Properties"].(map[string]any)
+		return id, p
+	}
+	return "", nil
+}
+
+// same compares a template fragment with the JSON text expected.
+func same(t *testing.T, what string, got any, want string) {
+	t.Helper()
+	g, _ := json.Marshal(got)
+	var w any
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("bad expectation for %s: %v", what, err)
+	}
+	wb, _ := json.Marshal(w)
+	if string(g) != string(wb) {
+		t.Errorf("%s:\n got  %s\n want %s", what, g, wb)
+	}
+}
+
+// check runs a cdk assertion (which panics on mismatch) as a test failure.
+func check(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	f()
+}
+
+func TestIntegrationsUseTheVpcLinkToTheNlb(t *testing.T) {
+	_, tpl := wsgateStack(t)
+	linkID, link := one(t, tpl, "AWS::ApiGateway::VpcLink")
+	nlbID, _ := one(t, tpl, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+	same(t, "VPC link targets", link["TargetArns"], `[{"Ref":"`+nlbID+`"}]`)
+	paths := map[string]string{
+		wsgate.ConnectRequestTemplate:    "/api/dotnetify/vm",
+		wsgate.DefaultRequestTemplate:    "/api/dotnetify/vm",
+		wsgate.DisconnectRequestTemplate: "/api/dotnetify/vm/disconnect",
+	}
+	integrations := of(tpl, "AWS::ApiGatewayV2::Integration")
+	if len(integrations) != 3 {
+		t.Fatalf("want 3 integrations, got %d", len(integrations))
+	}
+	for id, r := range integrations {
+		p := r["Properties"].(map[string]any)
+		template := p["RequestTemplates"].(map[string]any)["$default"].(string)
+		path, ok := paths[template]
+		if !ok {
+			t.Errorf("%s: unexpected request template %q", id, template)
+			continue
+		}
+		delete(paths, template)
+		if p["ConnectionType"] != "VPC_LINK" || p["IntegrationType"] != "HTTP" || p["IntegrationMethod"] != "POST" {
+			t.Errorf("%s: %v", id, p)
+		}
+		same(t, id+" ConnectionId", p["ConnectionId"], `{"Ref":"`+linkID+`"}`)
+		same(t, id+" IntegrationUri", p["IntegrationUri"], `{"Fn::Join":["",["http://",{"Fn::GetAtt":["`+nlbID+`","DNSName"]},":80`+path+`"]]}`)
+	}
+}
+
+func TestLoadBalancerIsInternalAndPrivate(t *testing.T) {
+	_, tpl := wsgateStack(t)
+	_, nlb := one(t, tpl, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+	if nlb["Scheme"] != "internal" || nlb["Type"] != "network" || nlb["EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"] != "off" {
+		t.Errorf("load balancer = %v", nlb)
+	}
+	for _, s := range nlb["Subnets"].([]any) {
+		ref := s.(map[string]any)["Ref"].(string)
+		sub := tpl["Resources"].(map[string]any)[ref].(map[string]any)["Properties"].(map[string]any)
+		if sub["MapPublicIpOnLaunch"] != false {
+			t.Errorf("NLB subnet %s is public", ref)
+		}
+	}
+	_, listener := one(t, tpl, "AWS::ElasticLoadBalancingV2::Listener")
+	if listener["Port"] != 80.0 || listener["Protocol"] != "TCP" {
+		t.Errorf("listener = %v", listener)
+	}
+	_, tg := one(t, tpl, "AWS::ElasticLoadBalancingV2::TargetGroup")
+	for k, v := range map[string]any{"Port": 8080.0, "Protocol": "TCP", "TargetType": "ip", "HealthCheckProtocol": "HTTP", "HealthCheckPath": "/healthz"} {
+		if tg[k] != v {
+			t.Errorf("target group %s = %v, want %v", k, tg[k], v)
+		}
+	}
+}
+
+func TestSecurityGroupsAdmitOnlyTheVpc(t *testing.T) {
+	_, tpl := wsgateStack(t)
+	vpcID, _ := one(t, tpl, "AWS::EC2::VPC")
+	vpcCidr := `{"Fn::GetAtt":["` + vpcID + `","CidrBlock"]}`
+	groups := of(tpl, "AWS::EC2::SecurityGroup")
+	if len(groups) != 2 {
+		t.Fatalf("want 2 security groups (NLB, tasks), got %d", len(groups))
+	}
+	ports := map[string]float64{
+		"wsgate internal NLB: listener open to the VPC only":           80,
+		"wsgate server tasks: container port from inside the VPC only": 8080,
+	}
+	for id, g := range groups {
+		p := g["Properties"].(map[string]any)
+		port, ok := ports[p["GroupDescription"].(string)]
+		if !ok {
+			t.Errorf("unexpected security group %s: %v", id, p)
+			continue
+		}
+		ingress := p["SecurityGroupIngress"].([]any)
+		if len(ingress) != 1 {
+			t.Fatalf("%s: want one ingress rule, got %v", id, ingress)
+		}
+		rule := ingress[0].(map[string]any)
+		same(t, id+" ingress source", rule["CidrIp"], vpcCidr)
+		if rule["FromPort"] != port || rule["ToPort"] != port || rule["IpProtocol"] != "tcp" {
+			t.Errorf("%s ingress = %v, want tcp %g", id, rule, port)
+		}
+	}
+	check(t, "no separate ingress resources", func() {
+		tplOf(t).ResourceCountIs(jsii.String("AWS::EC2::SecurityGroupIngress"), jsii.Number(0))
+	})
+}
+
+func tplOf(t *testing.T) assertions.Template {
+	tpl, _ := wsgateStack(t)
+	return tpl
+}
+
+func TestTaskIsArm64WithCallbackUrlAndRegion(t *testing.T) {
+	_, tpl := wsgateStack(t)
+	apiID, _ := one(t, tpl, "AWS::ApiGatewayV2::Api")
+	_, td := one(t, tpl, "AWS::ECS::TaskDefinition")
+	same(t, "runtime platform", td["RuntimePlatform"], `{"CpuArchitecture":"ARM64","OperatingSystemFamily":"LINUX"}`)
+	if td["Cpu"] != "256" || td["Memory"] != "512" || td["NetworkMode"] != "awsvpc" {
+		t.Errorf("task size = %v/%v %v", td["Cpu"], td["Memory"], td["NetworkMode"])
+	}
+	containers := td["ContainerDefinitions"].([]any)
+	if len(containers) != 1 {
+		t.Fatalf("want one container, got %d", len(containers))
+	}
+	c := containers[0].(map[string]any)
+	same(t, "environment", c["Environment"], `[
+		{"Name":"WSGATE_CALLBACK_URL","Value":{"Fn::Join":["",["https://",{"Ref":"`+apiID+`"},".execute-api.",{"Ref":"AWS::Region"},".",{"Ref":"AWS::URLSuffix"},"/prod"]]}},
+		{"Name":"WSGATE_LISTEN_ADDR","Value":":8080"},
+		{"Name":"WSGATE_REGION","Value":{"Ref":"AWS::Region"}}]`)
+	same(t, "port mappings", c["PortMappings"], `[{"ContainerPort":8080,"Protocol":"tcp"}]`)
+	if c["ReadonlyRootFilesystem"] != true {
+		t.Errorf("root filesystem is writable")
+	}
+	image := regexp.MustCompile(`^\{"Fn::Sub":"\$\{AWS::AccountId\}\.dkr\.ecr\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}/cdk-hnb659fds-container-assets-\$\{AWS::AccountId\}-\$\{AWS::Region\}:[0-9a-f]{64}"\}$`)
+	if got := jsonOf(c["Image"]); !image.MatchString(got) {
+		t.Errorf("image = %s, want the server image asset", got)
+	}
+	lc := c["LogConfiguration"].(map[string]any)
+	if lc["LogDriver"] != "awslogs" {
+		t.Errorf("log driver = %v", lc["LogDriver"])
+	}
+	logGroupID := lc["Options"].(map[string]any)["awslogs-group"].(map[string]any)["Ref"].(string)
+	if _, ok := of(tpl, "AWS::Logs::LogGroup")[logGroupID]; !ok {
+		t.Errorf("container logs go to %s, not a log group of the stack", logGroupID)
+	}
+}
+
+// jsonOf renders v as JSON text.
+func jsonOf(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func TestServiceDeploymentSettings(t *testing.T) {
+	_, tpl := wsgateStack(t)
+	_, svc := one(t, tpl, "AWS::ECS::Service")
+	same(t, "deployment configuration", svc["DeploymentConfiguration"], `{"DeploymentCircuitBreaker":{"Enable":true,"Rollback":true},"MaximumPercent":200,"MinimumHealthyPercent":100}`)
+	if svc["DesiredCount"] != 1.0 || svc["LaunchType"] != "FARGATE" {
+		t.Errorf("service = %v", svc)
+	}
+	awsvpc := svc["NetworkConfiguration"].(map[string]any)["AwsvpcConfiguration"].(map[string]any)
+	if awsvpc["AssignPublicIp"] != "DISABLED" {
+		t.Errorf("tasks get public IPs")
+	}
+	for _, s := range awsvpc["Subnets"].([]any) {
+		ref := s.(map[string]any)["Ref"].(string)
+		sub := tpl["Resources"].(map[string]any)[ref].(map[string]any)
+		tags, _ := json.Marshal(sub["Properties"].(map[string]any)["Tags"])
+		if !strings.Contains(string(tags), `"aws-cdk:subnet-type","Value":"Private"`) {
+			t.Errorf("task subnet %s is not a private subnet with egress: %s", ref, tags)
+		}
+	}
+	_, cluster := one(t, tpl, "AWS::ECS::Cluster")
+	same(t, "container insights", cluster["ClusterSettings"], `[{"Name":"containerInsights","Value":"enabled"}]`)
+	check(t, "a NAT gateway for egress to execute-api", func() {
+		tplOf(t).ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(1))
+	})
+}
+
+func TestTaskRoleManagesOnlyThisStagesConnections(t *testing.T) {
+	_, tpl := wsgateStack(t)
+	apiID, _ := one(t, tpl, "AWS::ApiGatewayV2::Api")
+	_, td := one(t, tpl, "AWS::ECS::TaskDefinition")
+	taskRole := td["TaskRoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	var found bool
+	for id, p := range of(tpl, "AWS::IAM::Policy") {
+		props := p["Properties"].(map[string]any)
+		for _, st := range props["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := st.(map[string]any)
+			if st["Action"] != "execute-api:ManageConnections" {
+				continue
+			}
+			found = true
+			same(t, id+" roles", props["Roles"], `[{"Ref":"`+taskRole+`"}]`)
+			same(t, id+" resource", st["Resource"], `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":execute-api:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":",{"Ref":"`+apiID+`"},"/prod/*/@connections/*"]]}`)
+		}
+	}
+	if !found {
+		t.Fatal("no execute-api:ManageConnections statement")
+	}
+	check(t, "no IAM users or access keys", func() {
+		tplOf(t).ResourceCountIs(jsii.String("AWS::IAM::User"), jsii.Number(0))
+		tplOf(t).ResourceCountIs(jsii.String("AWS::IAM::AccessKey"), jsii.Number(0))
+	})
+}
+
+func TestEveryLogGroupHasRetention(t *testing.T) {
+	_, tpl := wsgateStack(t)
+	groups := of(tpl, "AWS::Logs::LogGroup")
+	if len(groups) != 3 {
+		t.Fatalf("want 3 log groups (access, server, flow logs), got %d", len(groups))
+	}
+	for id, g := range groups {
+		if g["Properties"].(map[string]any)["RetentionInDays"] != 30.0 {
+			t.Errorf("%s retention = %v, want 30 days", id, g["Properties"])
+		}
+	}
+}
+
+func TestStageLoggingAndAccountRole(t *testing.T) {
+	_, tpl := wsgateStack(t)
+	_, stage := one(t, tpl, "AWS::ApiGatewayV2::Stage")
+	als := stage["AccessLogSettings"].(map[string]any)
+	if als["Format"] != wsgate.AccessLogFormat {
+		t.Errorf("access log format = %v", als["Format"])
+	}
+	same(t, "stage route settings", stage["DefaultRouteSettings"], `{"DataTraceEnabled":false,"DetailedMetricsEnabled":true,"LoggingLevel":"ERROR","ThrottlingBurstLimit":500,"ThrottlingRateLimit":1000}`)
+	if stage["StageName"] != "prod" || stage["AutoDeploy"] != true {
+		t.Errorf("stage = %v", stage)
+	}
+	_, account := one(t, tpl, "AWS::ApiGateway::Account")
+	roleID := account["CloudWatchRoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	if _, ok := of(tpl, "AWS::IAM::Role")[roleID]; !ok {
+		t.Errorf("account role %s is not in the stack", roleID)
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	_, tpl := wsgateStack(t)
+	apiID, _ := one(t, tpl, "AWS::ApiGatewayV2::Api")
+	outputs := tpl["Outputs"].(map[string]any)
+	url := func(scheme string) string {
+		return `{"Fn::Join":["",["` + scheme + `://",{"Ref":"` + apiID + `"},".execute-api.",{"Ref":"AWS::Region"},".",{"Ref":"AWS::URLSuffix"},"/prod"]]}`
+	}
+	same(t, "WebSocketUrl", outputs["WebSocketUrl"].(map[string]any)["Value"], url("wss"))
+	same(t, "CallbackUrl", outputs["CallbackUrl"].(map[string]any)["Value"], url("https"))
+	if len(outputs) != 2 {
+		t.Errorf("want exactly the two URL outputs, got %v", outputs)
+	}
+}

@@ -236,6 +236,25 @@ func (c *Client) Send(connID string, frame []byte) {
 	}
 }
 
+// Flush waits until every frame queued so far was sent or given up, or ctx ends.
+func (c *Client) Flush(ctx context.Context) error {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		c.mu.Lock()
+		n := c.queued
+		c.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("push: %d frames still queued: %w", n, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
 // Close stops accepting frames and waits until queued frames are sent, or ctx ends; then
 // in-flight requests and backoffs are cancelled and the rest is dropped.
 func (c *Client) Close(ctx context.Context) error {

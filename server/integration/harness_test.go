@@ -1,0 +1,157 @@
+package integration_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/wsgate/wsgate/examples/viewmodels"
+	"github.com/wsgate/wsgate/server/integration"
+	"github.com/wsgate/wsgate/server/push"
+	"github.com/wsgate/wsgate/server/sink"
+	"github.com/wsgate/wsgate/server/vm"
+)
+
+// stack is the server wired to a SigV4-verifying @connections sink, as in production.
+type stack struct {
+	t      *testing.T
+	sink   *sink.Sink
+	push   *push.Client
+	rt     *vm.Runtime
+	server *httptest.Server
+	seen   map[string]int // frames already checked, per connection
+}
+
+type stackOptions struct {
+	secret   string
+	register func(*vm.Registry) error
+	push     func(*push.Config)
+}
+
+func newStack(t *testing.T, opts stackOptions) *stack {
+	t.Helper()
+	sk, err := sink.Start(sink.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sk.Close() })
+	reg := vm.NewRegistry()
+	if err := viewmodels.Register(reg, viewmodels.Options{LiveChartInterval: 5 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if opts.register != nil {
+		if err := opts.register(reg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &stack{t: t, sink: sk, seen: map[string]int{}}
+	cfg := push.Config{
+		CallbackURL: sk.URL,
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAWSGATELOCAL00000", "wsgate-local-secret", ""),
+		BaseBackoff: time.Millisecond,
+		MaxBackoff:  5 * time.Millisecond,
+		OnGone:      func(id string) { s.rt.Disconnect(id) },
+	}
+	if opts.push != nil {
+		opts.push(&cfg)
+	}
+	s.push, err = push.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.rt = vm.New(vm.Config{Registry: reg, Sender: s.push})
+	s.server = httptest.NewServer(integration.NewHandler(integration.Config{Runtime: s.rt, Secret: opts.secret}))
+	t.Cleanup(func() {
+		s.server.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.rt.Drain(ctx)
+		_ = s.push.Close(ctx)
+	})
+	return s
+}
+
+// post sends an integration request and returns status and body.
+func (s *stack) post(path, body string, header ...string) (int, string) {
+	s.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.server.URL+path, bytes.NewBufferString(body))
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// send posts a client frame as API Gateway's $default integration does and expects 200 "".
+func (s *stack) send(connID, frame string) {
+	s.t.Helper()
+	status, body := s.post(integration.PathMessage, `{"connectionId":"`+connID+`","sourceIp":"10.0.0.9","userAgent":"","payload":`+frame+`}`)
+	if status != http.StatusOK || body != "" {
+		s.t.Fatalf("POST %s: %d %q, want 200 with an empty body", frame, status, body)
+	}
+}
+
+// settle waits until every queued message was handled.
+func (s *stack) settle() {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.rt.Drain(ctx); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// expect waits for the next len(want) frames of connID and checks them in order.
+func (s *stack) expect(connID string, want ...string) {
+	s.t.Helper()
+	s.settle()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got, err := s.sink.WaitFrames(ctx, connID, s.seen[connID]+len(want))
+	if err != nil {
+		s.t.Fatalf("%v; got %q; rejected %q", err, got, s.sink.Rejected())
+	}
+	got = got[s.seen[connID]:]
+	s.seen[connID] += len(want)
+	for i := range want {
+		if got[i] != want[i] {
+			s.t.Errorf("%s frame %d:\n got %s\nwant %s", connID, i, got[i], want[i])
+		}
+	}
+}
+
+// quiet checks that no frames beyond the expected ones reached the given connections.
+func (s *stack) quiet(connIDs ...string) {
+	s.t.Helper()
+	s.settle()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.push.Flush(ctx); err != nil {
+		s.t.Fatal(err)
+	}
+	for _, id := range connIDs {
+		if got := s.sink.Frames(id); len(got) != s.seen[id] {
+			s.t.Errorf("%s: %d unexpected frames: %q", id, len(got)-s.seen[id], got[s.seen[id]:])
+		}
+	}
+	if r := s.sink.Rejected(); len(r) > 0 {
+		s.t.Errorf("sink rejected requests: %q", r)
+	}
+}
+
+func contextWithTimeout() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 5*time.Second)
+}

@@ -124,7 +124,9 @@ func TestLiveChartTranscript(t *testing.T) {
 
 func TestChatRoomTranscript(t *testing.T) {
 	s := newStack(t, stackOptions{})
-	r := func(data string) string { return `{"callType":"response_vm","vmId":"ChatRoomVM","data":"` + data + `"}` }
+	r := func(data string) string {
+		return `{"callType":"response_vm","vmId":"ChatRoomVM","data":"` + data + `"}`
+	}
 	userA := `{\"Id\":\"A1=\",\"CorrelationId\":\"0.5\",\"Name\":\"user1\",\"IpAddress\":\"10.0.0.9\",\"Browser\":null}`
 	userB := `{\"Id\":\"B1=\",\"CorrelationId\":\"0.7\",\"Name\":\"user2\",\"IpAddress\":\"10.0.0.9\",\"Browser\":null}`
 	s.send("A1=", `{"callType":"request_vm","vmId":"ChatRoomVM","vmArgs":"{}"}`)

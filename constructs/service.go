@@ -110,6 +110,9 @@ type RealtimeService struct {
 	Cluster awsecs.ICluster
 	// LoadBalancer is the internal NLB (child id "LoadBalancer").
 	LoadBalancer elbv2.NetworkLoadBalancer
+	// LoadBalancerSecurityGroup guards the NLB (child id
+	// "LoadBalancerSecurityGroup").
+	LoadBalancerSecurityGroup awsec2.SecurityGroup
 	// Listener is the NLB's TCP listener (child id "LoadBalancer/Listener").
 	Listener elbv2.NetworkListener
 	// TargetGroup holds the tasks, health-checked over HTTP.
@@ -210,18 +213,18 @@ func (r *RealtimeService) buildNetwork(props *RealtimeServiceProps) {
 // API Gateway's, not the VPC's).
 func (r *RealtimeService) buildLoadBalancer(listenerPort, containerPort *float64) {
 	private := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
-	nlbGroup := awsec2.NewSecurityGroup(r, jsii.String("LoadBalancerSecurityGroup"), &awsec2.SecurityGroupProps{
+	r.LoadBalancerSecurityGroup = awsec2.NewSecurityGroup(r, jsii.String("LoadBalancerSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              r.Vpc,
 		Description:      jsii.String("wsgate internal NLB: listener open to the VPC only"),
 		AllowAllOutbound: jsii.Bool(false),
 	})
-	nlbGroup.AddIngressRule(awsec2.Peer_Ipv4(r.Vpc.VpcCidrBlock()), awsec2.Port_Tcp(listenerPort), jsii.String("listener from inside the VPC"), nil)
-	nlbGroup.AddEgressRule(awsec2.Peer_Ipv4(r.Vpc.VpcCidrBlock()), awsec2.Port_Tcp(containerPort), jsii.String("to the tasks and their health checks"), nil)
+	r.LoadBalancerSecurityGroup.AddIngressRule(awsec2.Peer_Ipv4(r.Vpc.VpcCidrBlock()), awsec2.Port_Tcp(listenerPort), jsii.String("listener from inside the VPC"), nil)
+	r.LoadBalancerSecurityGroup.AddEgressRule(awsec2.Peer_Ipv4(r.Vpc.VpcCidrBlock()), awsec2.Port_Tcp(containerPort), jsii.String("to the tasks and their health checks"), nil)
 	r.LoadBalancer = elbv2.NewNetworkLoadBalancer(r, jsii.String("LoadBalancer"), &elbv2.NetworkLoadBalancerProps{
 		Vpc:            r.Vpc,
 		InternetFacing: jsii.Bool(false),
 		VpcSubnets:     private,
-		SecurityGroups: &[]awsec2.ISecurityGroup{nlbGroup},
+		SecurityGroups: &[]awsec2.ISecurityGroup{r.LoadBalancerSecurityGroup},
 		EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic: jsii.Bool(false),
 		CrossZoneEnabled: jsii.Bool(true),
 	})
@@ -323,6 +326,16 @@ func (r *RealtimeService) suppressNagFindings() {
 		"the environment holds only non-secret settings (callback URL, region, listen address); secrets belong in Secrets", nil})
 	suppressNag(cfn(r.LoadBalancer), nagSuppression{"AwsSolutions-ELB2",
 		"NLB access logs exist only for TLS listeners; this internal TCP listener is reached only through the VPC link, and the API stage keeps access logs", nil})
+	if policy := r.TaskDefinition.ExecutionRole().Node().TryFindChild(jsii.String("DefaultPolicy")); policy != nil {
+		suppressNag(cfn(policy), nagSuppression{"AwsSolutions-IAM5",
+			"ecr:GetAuthorizationToken does not support resource-level permissions; the image pull actions are scoped to the repository",
+			[]string{"Resource::*"}})
+	}
+	for _, sg := range []awsec2.SecurityGroup{r.SecurityGroup, r.LoadBalancerSecurityGroup} {
+		suppressNag(cfn(sg), nagSuppression{"CdkNagValidationFailure",
+			"AwsSolutions-EC23 cannot evaluate the ingress CIDR because it is the VPC's own block (Fn::GetAtt VPC.CidrBlock), never 0.0.0.0/0",
+			nil})
+	}
 	if policy := r.TaskDefinition.TaskRole().Node().TryFindChild(jsii.String("DefaultPolicy")); policy != nil {
 		suppressNag(cfn(policy), nagSuppression{"AwsSolutions-IAM5",
 			"connection ids are created at runtime, so @connections needs a wildcard; it is scoped to this API's stage (docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-control-access-iam.html)",

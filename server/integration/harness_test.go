@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -57,6 +58,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 		Credentials: credentials.NewStaticCredentialsProvider("AKIAWSGATELOCAL00000", "wsgate-local-secret", ""),
 		BaseBackoff: time.Millisecond,
 		MaxBackoff:  5 * time.Millisecond,
+		Logger:      slog.New(slog.DiscardHandler),
 		OnGone:      func(id string) { s.rt.Disconnect(id) },
 	}
 	if opts.push != nil {

@@ -69,7 +69,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 		t.Fatal(err)
 	}
 	s.rt = vm.New(vm.Config{Registry: reg, Sender: s.push})
-	s.server = httptest.NewServer(integration.NewHandler(integration.Config{Runtime: s.rt, Secret: opts.secret}))
+	s.server = httptest.NewServer(integration.NewHandler(integration.Config{Runtime: s.rt, Secret: opts.secret, Logger: slog.New(slog.DiscardHandler)}))
 	t.Cleanup(func() {
 		s.server.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -157,3 +157,7 @@ func (s *stack) quiet(connIDs ...string) {
 func contextWithTimeout() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 5*time.Second)
 }
+
+func httptestRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+func httpGet(path string) *http.Request { return httptest.NewRequest(http.MethodGet, path, nil) }

@@ -1,0 +1,63 @@
+package config
+
+import (
+	"log/slog"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"WSGATE_CALLBACK_URL": "https://abc.execute-api.eu-west-1.amazonaws.com/prod"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{CallbackURL: "https://abc.execute-api.eu-west-1.amazonaws.com/prod", ListenAddr: ":8080", Region: "us-east-1", PushConcurrency: 256, LogLevel: slog.LevelInfo}
+	if c != want {
+		t.Errorf("got %+v, want %+v", c, want)
+	}
+}
+
+func TestAllSet(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{
+		"WSGATE_CALLBACK_URL": "http://127.0.0.1:4000/prod", "WSGATE_LISTEN_ADDR": "127.0.0.1:9000",
+		"WSGATE_REGION": "eu-west-1", "AWS_REGION": "us-west-2", "WSGATE_INTEGRATION_SECRET": "s",
+		"WSGATE_PUSH_RATE": "9500", "WSGATE_PUSH_CONCURRENCY": "64", "WSGATE_LOG_LEVEL": "DEBUG",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{CallbackURL: "http://127.0.0.1:4000/prod", ListenAddr: "127.0.0.1:9000", Region: "eu-west-1", IntegrationSecret: "s",
+		PushRate: 9500, PushBurst: 9500, PushConcurrency: 64, LogLevel: slog.LevelDebug}
+	if c != want {
+		t.Errorf("got %+v, want %+v", c, want)
+	}
+	c, _ = FromEnv(env(map[string]string{"WSGATE_CALLBACK_URL": "http://h/prod", "AWS_REGION": "us-west-2", "WSGATE_PUSH_RATE": "0.5", "WSGATE_PUSH_BURST": "3"}))
+	if c.Region != "us-west-2" || c.PushBurst != 3 {
+		t.Errorf("AWS_REGION fallback or burst: %+v", c)
+	}
+}
+
+func TestErrorsListEveryProblem(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, "invalid configuration: WSGATE_CALLBACK_URL is required (the stage's connection URL, e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod)"},
+		{map[string]string{
+			"WSGATE_CALLBACK_URL": "abc.execute-api.eu-west-1.amazonaws.com/prod", "WSGATE_LISTEN_ADDR": "8080",
+			"WSGATE_PUSH_RATE": "fast", "WSGATE_PUSH_BURST": "0", "WSGATE_PUSH_CONCURRENCY": "-1", "WSGATE_LOG_LEVEL": "trace",
+		}, `invalid configuration: WSGATE_CALLBACK_URL="abc.execute-api.eu-west-1.amazonaws.com/prod": want an absolute http(s) URL without query, e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod; ` +
+			`WSGATE_LISTEN_ADDR="8080": want host:port, e.g. :8080 or 127.0.0.1:8080; ` +
+			`WSGATE_PUSH_RATE="fast": want a number of pushes per second ≥ 0 (0 = unpaced); ` +
+			`WSGATE_PUSH_BURST="0": want an integer ≥ 1; ` +
+			`WSGATE_PUSH_CONCURRENCY="-1": want an integer from 1 to 65536; ` +
+			`WSGATE_LOG_LEVEL="trace": want debug, info, warn or error`},
+		{map[string]string{"WSGATE_CALLBACK_URL": "https://h/prod", "WSGATE_PUSH_RATE": "-3"}, `invalid configuration: WSGATE_PUSH_RATE="-3": want a number of pushes per second ≥ 0 (0 = unpaced)`},
+	}
+	for _, tt := range tests {
+		if _, err := FromEnv(env(tt.env)); err == nil || err.Error() != tt.want {
+			t.Errorf("error:\n got %v\nwant %s", err, tt.want)
+		}
+	}
+}

@@ -110,7 +110,9 @@ func moduleDirFromBuildInfo(info *debug.BuildInfo, cwd string, modCache func() (
 			continue
 		}
 		if r := dep.Replace; r != nil {
-			if r.Version == "" { // a directory replacement, relative to the main module
+			// A directory replacement (recorded with version "(devel)"),
+			// relative to the main module's directory.
+			if r.Version == "" || r.Version == "(devel)" {
 				if filepath.IsAbs(r.Path) {
 					return r.Path, "replace directory", nil
 				}

@@ -59,7 +59,7 @@ func TestFindSourceDirTrimpathReplaceDirectory(t *testing.T) {
 	}
 	info := &debug.BuildInfo{
 		Main: debug.Module{Path: "example.com/app"},
-		Deps: []*debug.Module{{Path: ModulePath, Version: "v0.0.0", Replace: &debug.Module{Path: "../lib"}}},
+		Deps: []*debug.Module{{Path: ModulePath, Version: "v0.0.0", Replace: &debug.Module{Path: "../lib", Version: "(devel)"}}},
 	}
 	got, err := findSourceDir(ModulePath+"/constructs/image.go", info, app, noCache)
 	if err != nil || got != lib {

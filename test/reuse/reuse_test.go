@@ -108,6 +108,9 @@ func writeApp(t *testing.T, root, app, lib string) {
 	}
 }
 
+// TestAppOutsideTheRepositoryBuildsTheDefaultImage builds a consumer app
+// the usual way (the library finds its source from the compiled path) and
+// with -trimpath (it finds it from the build information).
 func TestAppOutsideTheRepositoryBuildsTheDefaultImage(t *testing.T) {
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	base := t.TempDir()
@@ -123,21 +126,25 @@ func TestAppOutsideTheRepositoryBuildsTheDefaultImage(t *testing.T) {
 	// directory from the build, not from the working directory.
 	writeApp(t, root, app, "../lib")
 
-	bin := filepath.Join(base, "app-bin")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = app
-	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	for name, flags := range map[string][]string{"default": nil, "trimpath": {"-trimpath"}} {
+		t.Run(name, func(t *testing.T) {
+			bin := filepath.Join(base, "app-"+name)
+			build := exec.Command("go", append(append([]string{"build"}, flags...), "-o", bin, ".")...)
+			build.Dir = app
+			build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("go build: %v\n%s", err, out)
+			}
+			out := filepath.Join(base, "cdk.out-"+name)
+			run := exec.Command(bin)
+			run.Dir = app
+			run.Env = append(os.Environ(), "CDK_OUTDIR="+out, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1")
+			if b, err := run.CombinedOutput(); err != nil {
+				t.Fatalf("synth: %v\n%s", err, b)
+			}
+			checkImageAsset(t, out)
+		})
 	}
-	out := filepath.Join(base, "cdk.out")
-	run := exec.Command(bin)
-	run.Dir = app
-	run.Env = append(os.Environ(), "CDK_OUTDIR="+out, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1")
-	if b, err := run.CombinedOutput(); err != nil {
-		t.Fatalf("synth: %v\n%s", err, b)
-	}
-	checkImageAsset(t, out)
 }
 
 // checkImageAsset checks the synthesized server image asset: an ARM64

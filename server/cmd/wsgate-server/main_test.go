@@ -119,4 +119,3 @@ func TestBinaryRejectsBadEnvironment(t *testing.T) {
 		t.Errorf("output:\n%s\nwant\n%s", out, want)
 	}
 }
-

@@ -1,0 +1,34 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+type FanOutOptions struct {
+	Quick bool
+	Log   io.Writer
+}
+
+func FanOut(ctx context.Context, o FanOutOptions) (*Result, error) { return nil, errors.New("todo") }
+
+type RoundTripOptions struct{ Quick bool }
+
+func RoundTrip(ctx context.Context, o RoundTripOptions) (*Result, error) {
+	return nil, errors.New("todo")
+}
+
+type LoadOptions struct {
+	Quick bool
+	Log   io.Writer
+}
+
+func Load(ctx context.Context, o LoadOptions) (*Result, error) { return nil, errors.New("todo") }
+
+type FaultOptions struct {
+	Quick bool
+	Log   io.Writer
+}
+
+func Fault(ctx context.Context, o FaultOptions) (*Result, error) { return nil, errors.New("todo") }

@@ -22,6 +22,11 @@ for d in test/nag; do
   fi
 done
 
+echo "==> cdk synth (the npm aws-cdk CLI on app.go; writes cdk.out/WsgateStack.template.json)"
+rm -f cdk.out/WsgateStack.template.json
+node_modules/.bin/cdk synth --quiet
+test -s cdk.out/WsgateStack.template.json
+
 if [ -d test/e2e ]; then
   echo "==> end-to-end (real dotnetify client, headless chromium)"
   scripts/build-web.sh

@@ -83,30 +83,30 @@ var ErrClosed = errors.New("push client closed")
 // Client pushes frames. Send queues and returns at once; frames for one connection leave in
 // the order they were queued, one at a time.
 type Client struct {
-	cfg      Config
-	base     *url.URL // scheme and host of the callback URL
-	path     string   // decoded stage path, without trailing slash
-	rawPath  string   // the same path, escaped once
-	signer   *v4.Signer
-	creds    aws.CredentialsProvider
-	http     *http.Client
-	limiter  *rate.Limiter
-	log      *slog.Logger
-	ctx      context.Context // cancelled when Close gives up
-	cancel   context.CancelFunc
-	sent     atomic.Uint64
-	retried  atomic.Uint64
-	gone     atomic.Uint64
-	failed   atomic.Uint64
-	dropped  atomic.Uint64
-	mu       sync.Mutex
-	cond     *sync.Cond
-	conns    map[string]*connQueue
-	ready    []*connQueue
-	queued   int // frames queued or in flight
-	closed   bool
-	workers  sync.WaitGroup
-	idleWait chan struct{} // closed when queued drops to 0 during Close
+	cfg     Config
+	base    *url.URL // scheme and host of the callback URL
+	path    string   // decoded stage path, without trailing slash
+	rawPath string   // the same path, escaped once
+	signer  *v4.Signer
+	creds   aws.CredentialsProvider
+	http    *http.Client
+	limiter *rate.Limiter
+	log     *slog.Logger
+	ctx     context.Context // cancelled when Close gives up
+	cancel  context.CancelFunc
+	sent    atomic.Uint64
+	retried atomic.Uint64
+	gone    atomic.Uint64
+	failed  atomic.Uint64
+	dropped atomic.Uint64
+	mu      sync.Mutex
+	cond    *sync.Cond
+	conns   map[string]*connQueue
+	ready   []*connQueue
+	queued  int // frames queued or in flight
+	closed  bool
+	workers sync.WaitGroup
+	idle    chan struct{} // closed when queued drops to 0; nil while idle
 }
 
 // connQueue holds one connection's frames. scheduled means it is in ready or a worker holds
@@ -228,6 +228,9 @@ func (c *Client) Send(connID string, frame []byte) {
 		c.conns[connID] = q
 	}
 	q.frames = append(q.frames, frame)
+	if c.queued == 0 {
+		c.idle = make(chan struct{})
+	}
 	c.queued++
 	if !q.scheduled {
 		q.scheduled = true
@@ -238,20 +241,20 @@ func (c *Client) Send(connID string, frame []byte) {
 
 // Flush waits until every frame queued so far was sent or given up, or ctx ends.
 func (c *Client) Flush(ctx context.Context) error {
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
+	c.mu.Lock()
+	idle := c.idle
+	c.mu.Unlock()
+	if idle == nil {
+		return nil
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
 		c.mu.Lock()
 		n := c.queued
 		c.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("push: %d frames still queued: %w", n, ctx.Err())
-		case <-tick.C:
-		}
+		return fmt.Errorf("push: %d frames still queued: %w", n, ctx.Err())
 	}
 }
 
@@ -260,21 +263,11 @@ func (c *Client) Flush(ctx context.Context) error {
 func (c *Client) Close(ctx context.Context) error {
 	c.mu.Lock()
 	c.closed = true
-	done := make(chan struct{})
-	if c.queued == 0 {
-		close(done)
-	} else {
-		c.idleWait = done
-	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
 	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		c.mu.Lock()
-		err = fmt.Errorf("push: %d frames unsent at shutdown: %w", c.queued, ctx.Err())
-		c.mu.Unlock()
+	if ferr := c.Flush(ctx); ferr != nil {
+		err = fmt.Errorf("at shutdown: %w", ferr)
 	}
 	c.cancel()
 	c.workers.Wait()
@@ -330,9 +323,9 @@ func (c *Client) finish(q *connQueue, err error) {
 		q.scheduled = false
 		delete(c.conns, q.id)
 	}
-	if c.queued == 0 && c.idleWait != nil {
-		close(c.idleWait)
-		c.idleWait = nil
+	if c.queued == 0 && c.idle != nil {
+		close(c.idle)
+		c.idle = nil
 	}
 	if c.closed && len(c.ready) == 0 {
 		c.cond.Broadcast()

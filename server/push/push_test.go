@@ -57,7 +57,9 @@ func flush(t *testing.T, c *push.Client) {
 	}
 }
 
-func frame(i int) []byte { return []byte(fmt.Sprintf(`{"callType":"response_vm","vmId":"X","data":"{\"N\":%d}"}`, i)) }
+func frame(i int) []byte {
+	return []byte(fmt.Sprintf(`{"callType":"response_vm","vmId":"X","data":"{\"N\":%d}"}`, i))
+}
 
 func expectStats(t *testing.T, c *push.Client, want push.Stats) {
 	t.Helper()

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/wsgate/wsgate/server/protocol"
 	"github.com/wsgate/wsgate/server/store"
@@ -55,6 +54,7 @@ type Runtime struct {
 	mu       sync.Mutex // guards sessions, their queues, pending
 	sessions map[string]*session
 	pending  int
+	idle     chan struct{} // closed when pending drops to 0; nil while idle
 
 	sharedMu sync.Mutex // guards shared; taken before a view model's Base.mu
 	shared   map[string]*instance
@@ -122,20 +122,20 @@ func (rt *Runtime) Sessions() int {
 
 // Drain waits until every queued message was handled, or ctx ends.
 func (rt *Runtime) Drain(ctx context.Context) error {
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	rt.mu.Lock()
+	idle := rt.idle
+	rt.mu.Unlock()
+	if idle == nil {
+		return nil
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
 		rt.mu.Lock()
 		n := rt.pending
 		rt.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("drain view-model work: %d messages still queued: %w", n, ctx.Err())
-		case <-tick.C:
-		}
+		return fmt.Errorf("drain view-model work: %d messages still queued: %w", n, ctx.Err())
 	}
 }
 
@@ -151,6 +151,9 @@ func (rt *Runtime) enqueue(connID string, create bool, task func(*session)) {
 		rt.sessions[connID] = s
 	}
 	s.queue = append(s.queue, task)
+	if rt.pending == 0 {
+		rt.idle = make(chan struct{})
+	}
 	rt.pending++
 	start := !s.running
 	s.running = true
@@ -178,6 +181,10 @@ func (rt *Runtime) work(s *session) {
 		}
 		rt.mu.Lock()
 		rt.pending--
+		if rt.pending == 0 {
+			close(rt.idle)
+			rt.idle = nil
+		}
 		rt.mu.Unlock()
 	}
 }

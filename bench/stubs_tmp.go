@@ -6,13 +6,6 @@ import (
 	"io"
 )
 
-type FanOutOptions struct {
-	Quick bool
-	Log   io.Writer
-}
-
-func FanOut(ctx context.Context, o FanOutOptions) (*Result, error) { return nil, errors.New("todo") }
-
 type RoundTripOptions struct{ Quick bool }
 
 func RoundTrip(ctx context.Context, o RoundTripOptions) (*Result, error) {

@@ -1,0 +1,247 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/wsgate/wsgate/examples/viewmodels"
+	"github.com/wsgate/wsgate/localgateway"
+	"github.com/wsgate/wsgate/localgateway/cfn"
+	"github.com/wsgate/wsgate/server/integration"
+	"github.com/wsgate/wsgate/server/push"
+	"github.com/wsgate/wsgate/server/vm"
+)
+
+// stackTemplate is WsgateStack as the CDK app synthesizes it (a copy of
+// localgateway/testdata/wsgate-stack.template.json), so a run needs no synth.
+//
+//go:embed wsgate-stack.template.json
+var stackTemplate []byte
+
+// stack is the local system in one process: the local gateway on 127.0.0.1 in front of
+// the integration server (view-model runtime, push client), wired by the same contracts
+// as `wsgate dev`: template, stage, local credentials, integration paths.
+type stack struct {
+	gw        *localgateway.Gateway
+	gwSrv     *http.Server
+	WS        string // ws://127.0.0.1:PORT/prod
+	Callback  string // http://127.0.0.1:PORT/prod
+	admin     string // http://127.0.0.1:PORT/_wsgate/
+	serverLn  string // the server's address, kept across restarts
+	server    *serverProc
+	feed      atomic.Pointer[feedVM]
+	pushCfg   push.Config
+	liveChart time.Duration
+}
+
+// serverProc is one life of the integration server.
+type serverProc struct {
+	rt     *vm.Runtime
+	pusher *switchSender
+	main   *push.Client
+	srv    *http.Server
+}
+
+// switchSender lets a scenario swap the push client (e.g. for a paced one) under a
+// running runtime.
+type switchSender struct{ p atomic.Pointer[push.Client] }
+
+func (s *switchSender) Send(connID string, frame []byte) { s.p.Load().Send(connID, frame) }
+
+// stackOptions configure startStack.
+type stackOptions struct {
+	// Push configures the server's push client; CallbackURL, Region, Credentials and OnGone
+	// are filled in.
+	Push push.Config
+	// LiveChartInterval is LiveChart's push period (default one second).
+	LiveChartInterval time.Duration
+}
+
+// startStack starts the server and the gateway on free 127.0.0.1 ports.
+func startStack(o stackOptions) (*stack, error) {
+	apis, err := cfn.Parse(stackTemplate, cfn.Options{Region: localRegion})
+	if err != nil {
+		return nil, fmt.Errorf("stack template: %w", err)
+	}
+	if len(apis) != 1 {
+		return nil, fmt.Errorf("stack template has %d WebSocket APIs, want 1", len(apis))
+	}
+	api := apis[0]
+	// The stage's throttle (1,000 rps) is a deployment setting, not wsgate's cost: the
+	// benchmarks measure the software, so it is lifted.
+	for _, st := range api.Stages {
+		st.DefaultSettings = cfn.RouteSettings{}
+		st.RouteSettings = map[string]cfn.RouteSettings{}
+	}
+	serverLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("server listen: %w", err)
+	}
+	gwLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		serverLn.Close()
+		return nil, fmt.Errorf("gateway listen: %w", err)
+	}
+	backend, _ := url.Parse("http://" + serverLn.Addr().String())
+	gw, err := localgateway.New(localgateway.Config{
+		API: api, Stage: "prod", Backend: backend,
+		Credentials: localgateway.Credentials{AccessKeyID: localAccessKey, SecretAccessKey: localSecretKey, Region: localRegion},
+		Client: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second}},
+	})
+	if err != nil {
+		serverLn.Close()
+		gwLn.Close()
+		return nil, err
+	}
+	s := &stack{gw: gw, gwSrv: &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}, serverLn: serverLn.Addr().String(), pushCfg: o.Push, liveChart: o.LiveChartInterval}
+	s.WS, s.Callback = gw.URLs(gwLn)
+	s.admin = "http://" + gwLn.Addr().String() + "/_wsgate/"
+	go func() { _ = s.gwSrv.Serve(gwLn) }()
+	if err := s.startServer(serverLn); err != nil {
+		s.gwSrv.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newPusher returns a push client to the gateway configured like the stack's.
+func (s *stack) newPusher(cfg push.Config, onGone func(string)) (*push.Client, error) {
+	cfg.CallbackURL, cfg.Region = s.Callback, localRegion
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(localAccessKey, localSecretKey, "")
+	cfg.OnGone = onGone
+	if cfg.Logger == nil {
+		cfg.Logger = discardLogger()
+	}
+	return push.New(cfg)
+}
+
+// startServer starts a fresh server life on ln: a new runtime with the demo view models
+// and the bench feed, a new push client, the integration handler.
+func (s *stack) startServer(ln net.Listener) error {
+	reg := vm.NewRegistry()
+	if err := viewmodels.Register(reg, viewmodels.Options{LiveChartInterval: s.liveChart}); err != nil {
+		return fmt.Errorf("register view models: %w", err)
+	}
+	if err := registerFeed(reg, &s.feed); err != nil {
+		return err
+	}
+	p := &serverProc{pusher: &switchSender{}}
+	main, err := s.newPusher(s.pushCfg, func(id string) { p.rt.Disconnect(id) })
+	if err != nil {
+		return err
+	}
+	p.main = main
+	p.pusher.p.Store(main)
+	p.rt = vm.New(vm.Config{Registry: reg, Sender: p.pusher, Logger: discardLogger()})
+	h := integration.NewHandler(integration.Config{Runtime: p.rt, Logger: discardLogger()})
+	p.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = p.srv.Serve(ln) }()
+	s.server = p
+	return nil
+}
+
+// killServer stops the server the way SIGKILL would: connections cut, state lost,
+// queued pushes dropped.
+func (s *stack) killServer() {
+	p := s.server
+	_ = p.srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = p.main.Close(ctx)
+	s.feed.Store(nil)
+}
+
+// restartServer starts a new server life on the same address.
+func (s *stack) restartServer() error {
+	var ln net.Listener
+	var err error
+	// The old listener's port can take a moment to be free again.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ln, err = net.Listen("tcp", s.serverLn)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition with a deadline
+	}
+	if err != nil {
+		return fmt.Errorf("server listen again on %s: %w", s.serverLn, err)
+	}
+	return s.startServer(ln)
+}
+
+// close stops everything.
+func (s *stack) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.gw.Shutdown(ctx)
+	_ = s.gwSrv.Close()
+	_ = s.server.srv.Close()
+	_ = s.server.main.Close(ctx)
+}
+
+// setFault sets (or with nil clears) the gateway's @connections fault injection through
+// its admin API, as `wsgate gateway` users do.
+func (s *stack) setFault(ctx context.Context, f *localgateway.Fault) error {
+	method, body := http.MethodDelete, []byte(nil)
+	if f != nil {
+		method = http.MethodPost
+		body, _ = json.Marshal(f)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.admin+"faults", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("fault: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("fault: %w", err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fault: gateway answered %d: %s", resp.StatusCode, msg)
+	}
+	return nil
+}
+
+// feedVM is the fan-out view model: one shared instance whose Seq changes are pushed to
+// every member.
+type feedVM struct {
+	vm.Base
+	Seq int
+}
+
+const feedVMID = "BenchFeedVM"
+
+func registerFeed(reg *vm.Registry, slot *atomic.Pointer[feedVM]) error {
+	return vm.Register(reg, feedVMID, func(*vm.Request) (*feedVM, error) {
+		f := &feedVM{}
+		slot.Store(f)
+		return f, nil
+	}, vm.Shared(nil))
+}
+
+// publish changes the feed's Seq, which pushes {"Seq":seq} to every member.
+func (s *stack) publish(seq int) error {
+	f := s.feed.Load()
+	if f == nil {
+		return errors.New("no client has requested the feed view model")
+	}
+	f.PushUpdates(func() {
+		f.Seq = seq
+		f.Changed("Seq")
+	})
+	return nil
+}

@@ -17,10 +17,15 @@ import (
 
 // Defaults of the API and stage props.
 const (
-	DefaultStageName          = "prod"
-	DefaultThrottleRateLimit  = 1000.0
+	// DefaultStageName is the stage clients connect to.
+	DefaultStageName = "prod"
+	// DefaultThrottleRateLimit is the stage's requests per second.
+	DefaultThrottleRateLimit = 1000.0
+	// DefaultThrottleBurstLimit is the stage's burst.
 	DefaultThrottleBurstLimit = 500.0
-	DefaultIntegrationTimeout = 29.0 // seconds, API Gateway's maximum
+	// DefaultIntegrationTimeout is in seconds, API Gateway's maximum.
+	DefaultIntegrationTimeout = 29.0
+	// DefaultPrivateBackendPort is the NLB listener port of a PrivateBackend.
 	DefaultPrivateBackendPort = 80.0
 )
 
@@ -109,10 +114,14 @@ type WebSocketApiProps struct {
 // $default integration response, and the route with its $default route
 // response (which makes the route two-way, as in dotNetify's template).
 type ApiRoute struct {
-	Integration         awsapigatewayv2.CfnIntegration
+	// Integration is the HTTP integration (child id "<Route>Integration").
+	Integration awsapigatewayv2.CfnIntegration
+	// IntegrationResponse is its $default response ("<Route>IntegrationResponse").
 	IntegrationResponse awsapigatewayv2.CfnIntegrationResponse
-	Route               awsapigatewayv2.CfnRoute
-	RouteResponse       awsapigatewayv2.CfnRouteResponse
+	// Route is the route ("<Route>Route"); add a $connect authorizer here.
+	Route awsapigatewayv2.CfnRoute
+	// RouteResponse is its $default response ("<Route>RouteResponse").
+	RouteResponse awsapigatewayv2.CfnRouteResponse
 }
 
 // WebSocketApi is an API Gateway WebSocket API with dotNetify's routes

@@ -18,22 +18,33 @@ import (
 
 // Defaults of the Fargate service props.
 const (
-	DefaultContainerPort     = 8080.0
-	DefaultListenerPort      = 80.0
-	DefaultHealthCheckPath   = "/healthz"
-	DefaultDesiredCount      = 1.0
-	DefaultCpu               = 256.0
-	DefaultMemoryLimitMiB    = 512.0
+	// DefaultContainerPort is the server's listen port.
+	DefaultContainerPort = 8080.0
+	// DefaultListenerPort is the NLB port the VPC link calls.
+	DefaultListenerPort = 80.0
+	// DefaultHealthCheckPath is the server's health endpoint.
+	DefaultHealthCheckPath = "/healthz"
+	// DefaultDesiredCount is the number of tasks (and, for now, the maximum).
+	DefaultDesiredCount = 1.0
+	// DefaultCpu is the task's CPU units.
+	DefaultCpu = 256.0
+	// DefaultMemoryLimitMiB is the task's memory.
+	DefaultMemoryLimitMiB = 512.0
+	// DefaultMinHealthyPercent keeps the old task until the new one is healthy.
 	DefaultMinHealthyPercent = 100.0
+	// DefaultMaxHealthyPercent lets the new task start next to the old one.
 	DefaultMaxHealthyPercent = 200.0
 )
 
 // Environment variables the construct sets on the server container; see
 // docs/architecture.md.
 const (
+	// EnvCallbackUrl carries the stage's connection URL.
 	EnvCallbackUrl = "WSGATE_CALLBACK_URL"
-	EnvRegion      = "WSGATE_REGION"
-	EnvListenAddr  = "WSGATE_LISTEN_ADDR"
+	// EnvRegion carries the stack's region for SigV4.
+	EnvRegion = "WSGATE_REGION"
+	// EnvListenAddr carries ":" and the container port.
+	EnvListenAddr = "WSGATE_LISTEN_ADDR"
 )
 
 // RealtimeServiceProps configures a RealtimeService. Every field is optional.

@@ -2,8 +2,8 @@ package protocol
 
 import (
 	"encoding/json"
-	"unicode/utf8"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzDecodeIntegration: any input either decodes to a consistent request or fails with a

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 )
 
@@ -242,12 +241,13 @@ func strictUnmarshal(data []byte, v any) error {
 	if trimmed[0] != '{' {
 		return errors.New("not an object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	err := json.Unmarshal(trimmed, v)
+	var se *json.SyntaxError
+	if errors.As(err, &se) && strings.Contains(se.Error(), "after top-level value") {
 		return errors.New("trailing data after the object")
 	}
-	return nil
+	if errors.As(err, &se) && se.Offset >= int64(len(trimmed)) {
+		return errors.New("unexpected EOF")
+	}
+	return err
 }

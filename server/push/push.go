@@ -423,14 +423,26 @@ func (c *Client) postOnce(ctx context.Context, connID string, frame []byte) erro
 
 // NewRequest builds the signed POST {callback}/@connections/{connID} carrying frame.
 func (c *Client) NewRequest(ctx context.Context, connID string, frame []byte) (*http.Request, error) {
-	u := *c.base
-	u.Path = c.path + "/@connections/" + connID
-	u.RawPath = c.rawPath + "/%40connections/" + escapeSegment(connID)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(frame))
-	if err != nil {
-		return nil, fmt.Errorf("push to %s: %w", connID, err)
+	// Built field by field: parsing a URL string per push would cost more than signing.
+	u := &url.URL{
+		Scheme:  c.base.Scheme,
+		Host:    c.base.Host,
+		Path:    c.path + "/@connections/" + connID,
+		RawPath: c.rawPath + "/%40connections/" + escapeSegment(connID),
 	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req := (&http.Request{
+		Method:        http.MethodPost,
+		URL:           u,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        make(http.Header, 4),
+		Body:          io.NopCloser(bytes.NewReader(frame)),
+		GetBody:       func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(frame)), nil },
+		ContentLength: int64(len(frame)),
+		Host:          c.base.Host,
+	}).WithContext(ctx)
+	req.Header["Content-Type"] = []string{"application/json; charset=utf-8"}
 	creds, err := c.creds.Retrieve(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("push to %s: credentials: %w", connID, err)
@@ -454,10 +466,13 @@ func escapePath(p string) string {
 // escapeSegment percent-encodes everything but SigV4's unreserved characters.
 func escapeSegment(s string) string {
 	const hexUpper = "0123456789ABCDEF"
+	if !strings.ContainsFunc(s, func(r rune) bool { return !unreserved(r) }) {
+		return s
+	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		ch := s[i]
-		if 'A' <= ch && ch <= 'Z' || 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9' || ch == '-' || ch == '_' || ch == '.' || ch == '~' {
+		if unreserved(rune(ch)) {
 			b.WriteByte(ch)
 			continue
 		}
@@ -466,4 +481,8 @@ func escapeSegment(s string) string {
 		b.WriteByte(hexUpper[ch&0xf])
 	}
 	return b.String()
+}
+
+func unreserved(ch rune) bool {
+	return 'A' <= ch && ch <= 'Z' || 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9' || ch == '-' || ch == '_' || ch == '.' || ch == '~'
 }

@@ -74,6 +74,9 @@ func coerce(raw json.RawMessage, t reflect.Type) (reflect.Value, error) {
 // scalarText is .NET's string form of a JSON value: a string's content, otherwise the JSON
 // text itself.
 func scalarText(raw json.RawMessage) (string, bool) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && bytes.IndexByte(raw[1:n-1], '\\') < 0 && bytes.IndexByte(raw[1:n-1], '"') < 0 {
+		return string(raw[1 : n-1]), true // no escapes: the content is the text
+	}
 	if len(raw) > 0 && raw[0] == '"' {
 		var s string
 		if json.Unmarshal(raw, &s) == nil {

@@ -6,7 +6,9 @@ package snapshot
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,22 +162,53 @@ func firstDiff(want, got []byte) string {
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
+// cleanCheckout copies the files git tracks or would track (no cdk.out,
+// node_modules, bin or other ignored output) into a temporary directory.
+func cleanCheckout(t *testing.T, root string) string {
+	t.Helper()
+	cmd := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	dst := t.TempDir()
+	for _, name := range strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00") {
+		data, err := os.ReadFile(filepath.Join(root, name))
+		if errors.Is(err, fs.ErrNotExist) { // deleted in the working tree
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := filepath.Join(dst, name)
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(target, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
 // TestCdkCliSynth runs the real aws-cdk CLI from the project's npm packages
-// on app.go and checks it writes the same template as the golden copy.
+// on a clean copy of the repository and checks it writes the template of
+// the golden copy to cdk.out/WsgateStack.template.json.
 func TestCdkCliSynth(t *testing.T) {
 	root := moduleRoot(t)
 	cli := filepath.Join(root, "node_modules", ".bin", "cdk")
 	if _, err := os.Stat(cli); err != nil {
 		t.Fatalf("the aws-cdk CLI is not installed (run `npm ci` at the module root): %v", err)
 	}
-	out := t.TempDir()
-	cmd := exec.Command(cli, "synth", "--quiet", "--output", out)
-	cmd.Dir = root
+	checkout := cleanCheckout(t, root)
+	cmd := exec.Command(cli, "synth", "--quiet")
+	cmd.Dir = checkout
 	cmd.Env = append(os.Environ(), "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1", "CDK_DISABLE_VERSION_CHECK=1", "CDK_CLI_NOTICES=false")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("cdk synth: %v\n%s", err, b)
 	}
-	data, err := os.ReadFile(filepath.Join(out, wsgate.StackName+".template.json"))
+	data, err := os.ReadFile(filepath.Join(checkout, "cdk.out", wsgate.StackName+".template.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,7 +145,9 @@ func (s *stack) quiet(connIDs ...string) {
 		s.t.Fatal(err)
 	}
 	for _, id := range connIDs {
-		if got := s.sink.Frames(id); len(got) != s.seen[id] {
+		if got := s.sink.Frames(id); len(got) < s.seen[id] {
+			s.t.Errorf("%s: %d frames, fewer than the %d expected", id, len(got), s.seen[id])
+		} else if len(got) != s.seen[id] {
 			s.t.Errorf("%s: %d unexpected frames: %q", id, len(got)-s.seen[id], got[s.seen[id]:])
 		}
 	}

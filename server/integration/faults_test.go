@@ -8,7 +8,9 @@ import (
 // that the member left, and the runtime forgets the session.
 func TestGoneDisposesTheConnection(t *testing.T) {
 	s := newStack(t, stackOptions{})
-	r := func(data string) string { return `{"callType":"response_vm","vmId":"ChatRoomVM","data":"` + data + `"}` }
+	r := func(data string) string {
+		return `{"callType":"response_vm","vmId":"ChatRoomVM","data":"` + data + `"}`
+	}
 	for _, c := range []string{"A1=", "B1="} {
 		s.send(c, `{"callType":"request_vm","vmId":"ChatRoomVM","vmArgs":"{}"}`)
 		s.send(c, `{"callType":"update_vm","vmId":"ChatRoomVM","value":"{\"AddUser\":\"`+c+`\"}"}`)

@@ -2,6 +2,7 @@ package constructs_test
 
 import (
 	"debug/elf"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,18 @@ func dockerfileBuildCommand(t *testing.T, dockerfile string) string {
 	return ""
 }
 
+// runBuildCommand runs the Dockerfile's build command in root for
+// linux/arch, with the binary going to out instead of /out.
+func runBuildCommand(t *testing.T, root, cmdline, arch, out string) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", strings.ReplaceAll(cmdline, "/out/", out+"/"))
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "TARGETOS=linux", "TARGETARCH="+arch)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmdline, err, b)
+	}
+}
+
 // TestDockerfileBuildCrossCompiles runs the Dockerfile's build command, as
 // the build stage would on an amd64 builder, for both target platforms, and
 // checks the binaries are static executables for the right machine.
@@ -46,12 +59,7 @@ func TestDockerfileBuildCrossCompiles(t *testing.T) {
 	for arch, machine := range map[string]elf.Machine{"arm64": elf.EM_AARCH64, "amd64": elf.EM_X86_64} {
 		t.Run(arch, func(t *testing.T) {
 			out := t.TempDir()
-			cmd := exec.Command("sh", "-c", strings.ReplaceAll(cmdline, "/out/", out+"/"))
-			cmd.Dir = root
-			cmd.Env = append(os.Environ(), "TARGETOS=linux", "TARGETARCH="+arch)
-			if b, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("%s: %v\n%s", cmdline, err, b)
-			}
+			runBuildCommand(t, root, cmdline, arch, out)
 			f, err := elf.Open(filepath.Join(out, "wsgate-server"))
 			if err != nil {
 				t.Fatal(err)
@@ -91,5 +99,102 @@ func TestDockerfileFinalImage(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^FROM --platform=\$BUILDPLATFORM golang:\S+ AS build$`).MatchString(text) {
 		t.Errorf("build stage must run on $BUILDPLATFORM and cross-compile")
+	}
+}
+
+// TestDockerfileFinalStageWithBuildah builds the Dockerfile's final stage,
+// as written, with buildah (no daemon, no registry): the build stage is
+// replaced by a scratch stage of the same name holding what the real one
+// produces, the cross-compiled binary and Debian's CA bundle. The image
+// must be linux/arm64, run the server as an unprivileged user and hold the
+// CA certificates.
+func TestDockerfileFinalStageWithBuildah(t *testing.T) {
+	buildah, err := exec.LookPath("buildah")
+	if err != nil {
+		t.Fatalf("buildah is required (scripts/install-deps.sh --system installs it): %v", err)
+	}
+	root, _ := filepath.Abs("..")
+	dockerfile := filepath.Join(root, "server", "Dockerfile")
+	text, err := os.ReadFile(dockerfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := string(text)[strings.LastIndex(string(text), "\nFROM ")+1:]
+
+	ctx := t.TempDir()
+	runBuildCommand(t, root, dockerfileBuildCommand(t, dockerfile), "arm64", filepath.Join(ctx, "out"))
+	certs, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+	if err != nil {
+		t.Fatalf("the CA bundle the golang image ships (Debian's ca-certificates): %v", err)
+	}
+	writeFile(t, filepath.Join(ctx, "etc", "ssl", "certs", "ca-certificates.crt"), certs)
+	writeFile(t, filepath.Join(ctx, "Dockerfile"), []byte("FROM scratch AS build\nCOPY out/ /out/\nCOPY etc/ /etc/\n\n"+final))
+
+	store := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		base := []string{"--root", filepath.Join(store, "root"), "--runroot", filepath.Join(store, "run"), "--storage-driver", "vfs"}
+		cmd := exec.Command(buildah, append(base, args...)...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("buildah %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		}
+		return strings.TrimSpace(string(out))
+	}
+	run("build", "--quiet", "--isolation", "chroot", "--platform", "linux/arm64", "-t", "localhost/wsgate-server:test", ctx)
+
+	var image struct {
+		OCIv1 struct {
+			Architecture string `json:"architecture"`
+			OS           string `json:"os"`
+			Config       struct {
+				User         string
+				Entrypoint   []string
+				ExposedPorts map[string]struct{}
+			} `json:"config"`
+		}
+	}
+	if err := json.Unmarshal([]byte(run("inspect", "--type", "image", "localhost/wsgate-server:test")), &image); err != nil {
+		t.Fatal(err)
+	}
+	cfg := image.OCIv1.Config
+	if image.OCIv1.Architecture != "arm64" || image.OCIv1.OS != "linux" || cfg.User != "65534:65534" ||
+		strings.Join(cfg.Entrypoint, " ") != "/wsgate-server" || len(cfg.ExposedPorts) != 1 {
+		t.Errorf("image = %+v", image.OCIv1)
+	}
+	if _, ok := cfg.ExposedPorts["8080/tcp"]; !ok {
+		t.Errorf("exposed ports = %v, want 8080/tcp", cfg.ExposedPorts)
+	}
+
+	container := run("from", "localhost/wsgate-server:test")
+	dir := run("mount", container)
+	t.Cleanup(func() { run("umount", container); run("rm", container) })
+	for name, mode := range map[string]os.FileMode{"wsgate-server": 0o111, "etc/ssl/certs/ca-certificates.crt": 0o444} {
+		info, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("image lacks /%s: %v", name, err)
+		} else if info.Mode().Perm()&mode != mode {
+			t.Errorf("/%s has mode %v, want at least %v", name, info.Mode().Perm(), mode)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "etc wsgate-server" {
+		t.Errorf("image root holds %v, want only etc and wsgate-server", names)
+	}
+}
+
+func writeFile(t *testing.T, name string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxBodyBytes is the default limit for an integration request body. API Gateway caps a
@@ -192,6 +193,9 @@ func stringField(name string, raw json.RawMessage) (string, error) {
 	}
 	if raw[0] != '"' {
 		return "", errorf("%s must be a string, got %s", name, kind(raw))
+	}
+	if n := len(raw); n >= 2 && raw[n-1] == '"' && bytes.IndexByte(raw[1:n-1], '\\') < 0 && utf8.Valid(raw[1:n-1]) {
+		return string(raw[1 : n-1]), nil // no escapes: the content is the string
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {

@@ -87,7 +87,9 @@ func (b *Base) Send(connIDs []string, prop string, value any) {
 	in.sendDirect(connIDs, prop, value)
 }
 
-// Context is cancelled when the view model is disposed; stop goroutines with it.
+// Context is cancelled when the view model is disposed; stop goroutines with it. Call it
+// from a hook or command (typically OnCreated) and hand the result to your goroutines: like
+// the rest of the view model it is guarded by the runtime's lock.
 func (b *Base) Context() context.Context {
 	if b.ctx == nil {
 		b.ctx, b.cancel = context.WithCancel(context.Background())

@@ -84,6 +84,17 @@ export async function startStack({ serverEnv = {} } = {}) {
     await gateway.proc.stop();
     throw err;
   }
+  async function admin(method, what, body) {
+    const res = await fetch(`${stack.gateway.adminUrl}/${what}`, {
+      method,
+      headers: body ? { "content-type": "application/json" } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`${method} ${what} at the gateway's admin API: HTTP ${res.status} ${text}`);
+    return JSON.parse(text);
+  }
+
   const stack = {
     websocketUrl: gateway.websocketUrl,
     callbackUrl: gateway.callbackUrl,
@@ -112,6 +123,30 @@ export async function startStack({ serverEnv = {} } = {}) {
     async restartGateway() {
       await stack.stopGateway();
       await stack.startGatewayAgain();
+    },
+
+    /** Closes every client socket at the gateway (its admin API), as a deployment does; returns how many. */
+    async dropConnections() {
+      const body = await admin("POST", "drop");
+      return body.dropped;
+    },
+
+    /** Makes the gateway refuse the next count pushes (POSTs to @connections) with 429. */
+    async throttlePushes(count) {
+      await admin("POST", "faults", { status: 429, count, methods: ["POST"] });
+    },
+
+    /** Lifts any fault set with throttlePushes. */
+    async clearFaults() {
+      await admin("DELETE", "faults");
+    },
+
+    /** Stops the server and returns the push counters it logs on exit. */
+    async stopServerForStats() {
+      await stack.server.stop();
+      const line = stack.server.output.find((l) => l.includes('"msg":"stopped"'));
+      if (!line) throw new Error(`the server printed no "stopped" line:\n${stack.server.tail()}`);
+      return JSON.parse(line);
     },
 
     /** Output of both processes, for failure messages. */

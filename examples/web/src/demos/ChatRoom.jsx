@@ -38,7 +38,12 @@ export default function ChatRoom() {
 
   // Leave before useConnect's own cleanup disposes the view model: layout
   // effect cleanups run before passive ones on unmount.
-  useLayoutEffect(() => () => liveVM()?.$dispatch({ RemoveUser: null }), []);
+  useLayoutEffect(
+    () => () => {
+      liveVM()?.$dispatch({ RemoveUser: null });
+    },
+    [],
+  );
 
   // The server sends a private message as a property, not a list item.
   useEffect(() => {
@@ -47,7 +52,11 @@ export default function ChatRoom() {
   }, [state.PrivateMessage]);
 
   const messages = [...(state.Messages ?? []), ...privates].sort((a, b) => a.Id - b.Id);
-  useEffect(() => listEnd.current?.scrollIntoView?.({ block: "nearest" }), [messages.length]);
+  // A block body: newer browsers return a promise from scrollIntoView, and an
+  // effect may only return a cleanup function.
+  useEffect(() => {
+    listEnd.current?.scrollIntoView({ block: "nearest" });
+  }, [messages.length]);
 
   const users = state.Users ?? [];
   const me = users.find((u) => u.CorrelationId === correlationId);

@@ -1,0 +1,239 @@
+package localgateway
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// WebSocket close codes the gateway sends.
+const (
+	closeNormal         = 1000
+	closeGoingAway      = 1001
+	closeProtocolError  = 1002
+	closeUnsupported    = 1003
+	closeNoStatus       = 1005
+	closeAbnormal       = 1006
+	closeMessageTooBig  = 1009
+	writeTimeout        = 10 * time.Second
+	connStatePending    = 0 // $connect is running: not postable (410)
+	connStateOpen       = 1
+	connStateClosed     = 2
+	deleteCloseReason   = "Connection Closed Normally"
+	idleCloseReason     = "Going away"
+	binaryCloseReason   = "Binary frames are not supported"
+	tooBigCloseReason   = "Message too big"
+	protocolCloseReason = "Protocol error"
+)
+
+// newID returns a 16-character URL-safe id shaped like the service's
+// connection and request ids (11 random bytes, base64 with one '=').
+func newID() string {
+	var b [11]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand: " + err.Error())
+	}
+	return base64.URLEncoding.EncodeToString(b[:])
+}
+
+// conn is one client connection. It holds no buffers while idle: the reader
+// goroutine allocates a message only while one arrives, and integrations
+// run on a worker goroutine that exists only while work is queued.
+type conn struct {
+	id          string
+	g           *Gateway
+	nc          net.Conn
+	r           io.Reader // nc, or buffered handshake bytes then nc
+	connectedAt time.Time
+	sourceIP    string
+	userAgent   string
+	domainName  string       // Host the client connected to: $context.domainName
+	lastActive  atomic.Int64 // unix nanoseconds
+	state       atomic.Int32
+
+	wmu sync.Mutex // serializes frame writes
+
+	closeOnce   sync.Once
+	closeCode   int
+	closeReason string
+	idle, life  *time.Timer
+
+	qmu     sync.Mutex
+	queue   []func()
+	working bool
+}
+
+func (c *conn) touch() {
+	c.lastActive.Store(time.Now().UnixNano())
+	if c.idle != nil {
+		c.idle.Reset(c.g.cfg.IdleTimeout)
+	}
+}
+
+// open marks the connection postable and starts its timers.
+func (c *conn) open() {
+	c.state.Store(connStateOpen)
+	c.idle = time.AfterFunc(c.g.cfg.IdleTimeout, func() { c.closeWith(closeGoingAway, idleCloseReason) })
+	c.life = time.AfterFunc(c.g.cfg.MaxConnectionTime, func() { c.closeWith(closeGoingAway, idleCloseReason) })
+	c.touch()
+}
+
+// send writes one text frame to the client.
+func (c *conn) send(data []byte) error {
+	if c.state.Load() != connStateOpen {
+		return errGone
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if err := ws.WriteFrame(c.nc, ws.NewTextFrame(data)); err != nil {
+		return err
+	}
+	c.touch()
+	return nil
+}
+
+var errGone = errors.New("connection is gone")
+
+// closeWith sends a close frame with code and reason, closes the socket and
+// schedules $disconnect. It reports whether this call closed it.
+func (c *conn) closeWith(code int, reason string) bool {
+	closed := false
+	c.closeOnce.Do(func() {
+		closed = true
+		wasOpen := c.state.Swap(connStateClosed) == connStateOpen
+		c.closeCode, c.closeReason = code, reason
+		if wasOpen && code != closeAbnormal {
+			c.wmu.Lock()
+			_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+			var body []byte // 1005 means "no status": an empty close frame
+			if code != closeNoStatus {
+				body = ws.NewCloseFrameBody(ws.StatusCode(code), reason)
+			}
+			_ = ws.WriteFrame(c.nc, ws.NewCloseFrame(body))
+			c.wmu.Unlock()
+		}
+		_ = c.nc.Close()
+		if c.idle != nil {
+			c.idle.Stop()
+			c.life.Stop()
+		}
+		c.g.unregister(c)
+		if wasOpen {
+			c.enqueue(func() { c.g.disconnect(c) })
+		}
+	})
+	return closed
+}
+
+// enqueue runs fn after the connection's earlier work, so integrations see
+// a connection's messages in order and $disconnect comes last.
+func (c *conn) enqueue(fn func()) {
+	c.qmu.Lock()
+	c.queue = append(c.queue, fn)
+	start := !c.working
+	c.working = true
+	c.qmu.Unlock()
+	if start {
+		c.g.wg.Add(1)
+		go c.work()
+	}
+}
+
+func (c *conn) work() {
+	defer c.g.wg.Done()
+	for {
+		c.qmu.Lock()
+		if len(c.queue) == 0 {
+			c.working = false
+			c.queue = nil
+			c.qmu.Unlock()
+			return
+		}
+		fn := c.queue[0]
+		c.queue = c.queue[1:]
+		c.qmu.Unlock()
+		fn()
+	}
+}
+
+// readLoop reads client frames until the connection ends, enforcing the
+// frame and message limits and refusing binary data.
+func (c *conn) readLoop() {
+	defer c.g.wg.Done()
+	var msg []byte
+	inMessage := false
+	for {
+		h, err := ws.ReadHeader(c.r)
+		if err != nil {
+			c.closeWith(closeAbnormal, "")
+			return
+		}
+		if !h.Masked || h.Rsv != 0 {
+			c.closeWith(closeProtocolError, protocolCloseReason)
+			return
+		}
+		if h.Length > MaxFrameSize {
+			c.closeWith(closeMessageTooBig, tooBigCloseReason)
+			return
+		}
+		payload := make([]byte, h.Length)
+		if _, err := io.ReadFull(c.r, payload); err != nil {
+			c.closeWith(closeAbnormal, "")
+			return
+		}
+		ws.Cipher(payload, h.Mask, 0)
+		switch h.OpCode {
+		case ws.OpClose:
+			code, reason := ws.ParseCloseFrameData(payload)
+			if code == 0 {
+				code = closeNoStatus
+			}
+			c.closeWith(int(code), reason)
+			return
+		case ws.OpPing:
+			c.wmu.Lock()
+			_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			_ = ws.WriteFrame(c.nc, ws.NewPongFrame(payload))
+			c.wmu.Unlock()
+			continue
+		case ws.OpPong:
+			continue
+		case ws.OpBinary:
+			c.closeWith(closeUnsupported, binaryCloseReason)
+			return
+		case ws.OpText:
+			if inMessage {
+				c.closeWith(closeProtocolError, protocolCloseReason)
+				return
+			}
+			msg, inMessage = payload, true
+		case ws.OpContinuation:
+			if !inMessage {
+				c.closeWith(closeProtocolError, protocolCloseReason)
+				return
+			}
+			if len(msg)+len(payload) > MaxMessageSize {
+				c.closeWith(closeMessageTooBig, tooBigCloseReason)
+				return
+			}
+			msg = append(msg, payload...)
+		default:
+			c.closeWith(closeProtocolError, protocolCloseReason)
+			return
+		}
+		if h.Fin && inMessage {
+			body := msg
+			msg, inMessage = nil, false
+			c.touch()
+			c.enqueue(func() { c.g.dispatch(c, body) })
+		}
+	}
+}

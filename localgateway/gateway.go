@@ -1,0 +1,308 @@
+// Package localgateway emulates an Amazon API Gateway WebSocket API on one
+// machine, from the API's CloudFormation template (see package cfn): clients
+// connect to ws://HOST:PORT/<stage>, routes run their HTTP, HTTP_PROXY or
+// MOCK integrations against a local backend, and the backend answers
+// through the @connections management API at http://HOST:PORT/<stage>,
+// signed with SigV4 and the local credentials.
+//
+// Behaviour, limits and error frames follow the real service: the upgrade
+// waits for $connect, frames over 32 KiB or messages over 128 KiB close with
+// 1009, binary frames with 1003, idle and maximum connection times apply,
+// integration failures send the service's error frames.
+package localgateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wsgate/wsgate/localgateway/cfn"
+	"github.com/wsgate/wsgate/localgateway/sigv4"
+)
+
+// Service limits (see the API Gateway quotas for WebSocket APIs).
+const (
+	MaxFrameSize   = 32 << 10  // bytes in one client frame
+	MaxMessageSize = 128 << 10 // bytes in one client message or PostToConnection
+	DefaultIdle    = 10 * time.Minute
+	DefaultMaxLife = 2 * time.Hour
+)
+
+// Local credentials: environment names and defaults.
+const (
+	EnvAccessKeyID     = "WSGATE_LOCAL_ACCESS_KEY_ID"
+	EnvSecretAccessKey = "WSGATE_LOCAL_SECRET_ACCESS_KEY"
+	EnvRegion          = "WSGATE_LOCAL_REGION"
+
+	DefaultAccessKeyID     = "AKIAWSGATELOCAL00000"
+	DefaultSecretAccessKey = "wsgate-local-secret"
+	DefaultRegion          = "us-east-1"
+)
+
+// Credentials are the access key @connections callers must sign with.
+type Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	Region          string
+}
+
+// CredentialsFromEnv reads WSGATE_LOCAL_ACCESS_KEY_ID,
+// WSGATE_LOCAL_SECRET_ACCESS_KEY and WSGATE_LOCAL_REGION, with the
+// documented defaults for unset variables.
+func CredentialsFromEnv() Credentials {
+	get := func(name, def string) string {
+		if v := os.Getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	return Credentials{
+		AccessKeyID:     get(EnvAccessKeyID, DefaultAccessKeyID),
+		SecretAccessKey: get(EnvSecretAccessKey, DefaultSecretAccessKey),
+		Region:          get(EnvRegion, DefaultRegion),
+	}
+}
+
+// Config configures a Gateway.
+type Config struct {
+	API         *cfn.API    // the WebSocket API to serve
+	Stage       string      // stage name; "" = the template's only stage, or "prod"
+	Backend     *url.URL    // base URL every integration URI is rewritten to (path kept)
+	Credentials Credentials // zero: CredentialsFromEnv()
+
+	IdleTimeout        time.Duration // zero: 10 minutes
+	MaxConnectionTime  time.Duration // zero: 2 hours
+	IntegrationTimeout time.Duration // caps every integration's TimeoutInMillis; zero: no cap
+
+	Fault     *Fault       // initial @connections fault injection; nil: none
+	AccessLog io.Writer    // where access-log lines go when the stage has a format; nil: discarded
+	Logger    *slog.Logger // execution log; nil: discarded
+	Client    *http.Client // for integrations; nil: a client with keep-alive
+}
+
+// Gateway serves one stage of one WebSocket API. It is an http.Handler.
+type Gateway struct {
+	cfg      Config
+	api      *cfn.API
+	stage    *cfn.Stage
+	verifier *sigv4.Verifier
+	log      *slog.Logger
+	client   *http.Client
+	throttle *throttle
+	faults   *faults
+	access   *accessLog
+
+	mu    sync.RWMutex
+	conns map[string]*conn
+	wg    sync.WaitGroup // connection goroutines and $disconnect calls
+}
+
+// New checks the configuration against the API and returns a Gateway.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.API == nil {
+		return nil, errors.New("localgateway: no API")
+	}
+	if cfg.Backend == nil || cfg.Backend.Scheme == "" || cfg.Backend.Host == "" {
+		return nil, errors.New("localgateway: backend must be an absolute URL such as http://127.0.0.1:8080")
+	}
+	if cfg.Credentials == (Credentials{}) {
+		cfg.Credentials = CredentialsFromEnv()
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdle
+	}
+	if cfg.MaxConnectionTime == 0 {
+		cfg.MaxConnectionTime = DefaultMaxLife
+	}
+	stage, err := pickStage(cfg.API, cfg.Stage)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRoutes(cfg.API); err != nil {
+		return nil, err
+	}
+	g := &Gateway{
+		cfg: cfg, api: cfg.API, stage: stage, conns: map[string]*conn{},
+		log: cfg.Logger, client: cfg.Client,
+		throttle: newThrottle(stage),
+		faults:   &faults{},
+		access:   &accessLog{format: stage.AccessLogFormat, w: cfg.AccessLog},
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if g.client == nil {
+		g.client = &http.Client{Transport: &http.Transport{
+			Proxy: nil, MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second,
+		}}
+	}
+	creds := cfg.Credentials
+	g.verifier = &sigv4.Verifier{
+		Region: creds.Region, Service: "execute-api",
+		Lookup: func(id string) (string, bool) {
+			return creds.SecretAccessKey, id == creds.AccessKeyID
+		},
+	}
+	if cfg.Fault != nil {
+		g.faults.set(*cfg.Fault)
+	}
+	return g, nil
+}
+
+// pickStage returns the template's stage called name, or the only one, or
+// a stage called name (default "prod") with no settings when the template
+// has none (dotNetify's template leaves stages to the console).
+func pickStage(api *cfn.API, name string) (*cfn.Stage, error) {
+	for _, s := range api.Stages {
+		if name == "" || s.Name == name {
+			if name == "" && len(api.Stages) > 1 {
+				break
+			}
+			return s, nil
+		}
+	}
+	if len(api.Stages) > 0 {
+		names := make([]string, len(api.Stages))
+		for i, s := range api.Stages {
+			names[i] = s.Name
+		}
+		if name == "" {
+			return nil, fmt.Errorf("localgateway: API %s has several stages (%s); choose one", api.ID, strings.Join(names, ", "))
+		}
+		return nil, fmt.Errorf("localgateway: API %s has no stage %q (it has %s)", api.ID, name, strings.Join(names, ", "))
+	}
+	if name == "" {
+		name = "prod"
+	}
+	return &cfn.Stage{Name: name, Variables: map[string]string{}, RouteSettings: map[string]cfn.RouteSettings{}}, nil
+}
+
+// checkRoutes refuses what the gateway cannot run, naming the route.
+func checkRoutes(api *cfn.API) error {
+	for key, r := range api.Routes {
+		if r.AuthorizationType == "CUSTOM" {
+			return fmt.Errorf("localgateway: route %s (%s): Lambda authorizers (AuthorizationType CUSTOM) are not supported locally", key, r.ID)
+		}
+	}
+	return nil
+}
+
+// StageName is the stage this gateway serves.
+func (g *Gateway) StageName() string { return g.stage.Name }
+
+// ServeHTTP routes client upgrades, @connections calls and the admin API.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if strings.HasPrefix(path, adminPrefix) {
+		g.serveAdmin(w, r)
+		return
+	}
+	if id, ok := g.connectionPath(path); ok {
+		g.serveManagement(w, r, id)
+		return
+	}
+	if path == "/"+g.stage.Name || path == "/"+g.stage.Name+"/" {
+		g.serveUpgrade(w, r)
+		return
+	}
+	writeError(w, http.StatusForbidden, "ForbiddenException", "Forbidden")
+}
+
+// connectionPath extracts the id of /{stage}/@connections/{id} or
+// /@connections/{id}.
+func (g *Gateway) connectionPath(path string) (string, bool) {
+	rest := strings.TrimPrefix(path, "/"+g.stage.Name)
+	id, ok := strings.CutPrefix(rest, "/@connections/")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return "", false
+	}
+	return id, true
+}
+
+// Shutdown closes every client socket with 1001 "Going away", as a
+// deployment does, and waits for their $disconnect calls or ctx.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.DropAll()
+	done := make(chan struct{})
+	go func() {
+		g.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// DropAll closes every client socket with 1001 "Going away" and returns how
+// many were open.
+func (g *Gateway) DropAll() int {
+	g.mu.RLock()
+	all := make([]*conn, 0, len(g.conns))
+	for _, c := range g.conns {
+		all = append(all, c)
+	}
+	g.mu.RUnlock()
+	n := 0
+	for _, c := range all {
+		if c.closeWith(closeGoingAway, "Going away") {
+			n++
+		}
+	}
+	return n
+}
+
+// ConnectionCount returns the number of connections, pending or open.
+func (g *Gateway) ConnectionCount() int {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return len(g.conns)
+}
+
+func (g *Gateway) lookup(id string) *conn {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.conns[id]
+}
+
+func (g *Gateway) register(c *conn) {
+	g.mu.Lock()
+	g.conns[c.id] = c
+	g.mu.Unlock()
+}
+
+func (g *Gateway) unregister(c *conn) {
+	g.mu.Lock()
+	delete(g.conns, c.id)
+	g.mu.Unlock()
+}
+
+// Listen opens a TCP listener; a port in use is a one-line error.
+func Listen(addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && strings.Contains(err.Error(), "address already in use") {
+			return nil, fmt.Errorf("cannot listen on %s: address already in use", addr)
+		}
+		return nil, fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	return l, nil
+}
+
+// URLs returns the client and callback URLs of the stage on a listener.
+func (g *Gateway) URLs(l net.Listener) (websocket, callback string) {
+	host := l.Addr().String()
+	return "ws://" + host + "/" + g.stage.Name, "http://" + host + "/" + g.stage.Name
+}

@@ -180,12 +180,25 @@ func (rt *Runtime) work(s *session) {
 			rt.run(s, task)
 		}
 		rt.mu.Lock()
+		rt.forgetIfEmpty(s)
 		rt.pending--
 		if rt.pending == 0 {
 			close(rt.idle)
 			rt.idle = nil
 		}
 		rt.mu.Unlock()
+	}
+}
+
+// forgetIfEmpty drops a session that holds no view model and has no work, so connections
+// that disposed everything (or only sent stray updates) cost nothing. Caller holds rt.mu.
+func (rt *Runtime) forgetIfEmpty(s *session) {
+	if len(s.vms) > 0 || len(s.queue) > 0 || s.closed {
+		return
+	}
+	s.closed = true
+	if rt.sessions[s.caller.ConnectionID] == s {
+		delete(rt.sessions, s.caller.ConnectionID)
 	}
 }
 

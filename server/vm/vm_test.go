@@ -216,6 +216,15 @@ func TestUnknownViewModelAndUpdateBeforeRequest(t *testing.T) {
 	expectFrames(t, h.do("c", req("NopeVM", "{}")), resp("NopeVM", `{"ExceptionType":"Exception","Message":"'NopeVM' is not a known view model"}`))
 	expectFrames(t, h.do("c", upd("AccountVM", `{"Name":"x"}`)))
 	expectFrames(t, h.do("c", `{"callType":"dispose_vm","vmId":"AccountVM"}`))
+	// A connection without view models costs nothing.
+	if n := h.rt.Sessions(); n != 0 {
+		t.Errorf("sessions = %d, want 0", n)
+	}
+	h.do("c", req("AccountVM", "{}"))
+	h.do("c", `{"callType":"dispose_vm","vmId":"AccountVM"}`)
+	if n := h.rt.Sessions(); n != 0 {
+		t.Errorf("sessions after dispose_vm = %d, want 0", n)
+	}
 }
 
 func TestVMArgApplication(t *testing.T) {

@@ -16,9 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wsgate/wsgate/examples/viewmodels"
-	"github.com/wsgate/wsgate/server/protocol"
-	"github.com/wsgate/wsgate/server/vm"
+	"github.com/wsgate/wsgate/server/benchmarks"
 )
 
 // FootprintOptions configure Footprint.
@@ -27,7 +25,7 @@ type FootprintOptions struct {
 	Quick bool
 	// Sessions is the number of idle server sessions (default 10,000; quick 200).
 	Sessions int
-	// Sockets is the number of idle gateway WebSockets (default 2,000; quick 100).
+	// Sockets is the number of idle gateway WebSockets (default 5,000; quick 100).
 	Sockets int
 	// ServerBinary is a built wsgate-server; "" builds one (not in quick mode).
 	ServerBinary string
@@ -37,15 +35,15 @@ type FootprintOptions struct {
 
 // Footprint measures the server's bytes per idle session holding one HelloWorld view
 // model (goal ≤ 2 KiB), the local gateway's bytes per open WebSocket (goal ≤ 20 KiB), the
-// stripped server binary's size and its time to ready, each next to a baseline: a bare Go
-// map entry per session, a bare gorilla/websocket server per socket, a minimal net/http
-// binary for size and start-up.
+// stripped server binary's size and its time to ready; the socket and binary figures next to
+// a baseline: a gorilla/websocket echo server per socket, a minimal net/http binary for size
+// and start-up.
 func Footprint(ctx context.Context, o FootprintOptions) (*Result, error) {
 	if o.Sessions == 0 {
 		o.Sessions = pick2(o.Quick, 200, 10000)
 	}
 	if o.Sockets == 0 {
-		o.Sockets = pick2(o.Quick, 100, 2000)
+		o.Sockets = pick2(o.Quick, 100, 5000)
 	}
 	r := &Result{
 		Title:  "Footprint: memory per session and socket, binary size, time to ready",
@@ -83,46 +81,15 @@ func heapInUse() uint64 {
 	return m.HeapAlloc + m.StackInuse
 }
 
-// sessionFootprint creates n idle sessions, each with one HelloWorldVM, in a runtime whose
-// sender discards frames, and divides the heap growth by n.
+// sessionFootprint is the server's own measurement (package server/benchmarks): heap
+// bytes per idle session holding one HelloWorld view model.
 func sessionFootprint(r *Result, n int) error {
-	type bareSession struct{ ID, FirstName, LastName, FullName string }
-	before := heapInUse()
-	bare := make(map[string]*bareSession)
-	for i := range n {
-		id := clientID(i)
-		bare[id] = &bareSession{ID: id, FirstName: "Hello", LastName: "World", FullName: "Hello World"}
-	}
-	bareBytes := float64(heapInUse()-before) / float64(n)
-	runtime.KeepAlive(bare)
-	bare = nil
-
-	reg := vm.NewRegistry()
-	if err := viewmodels.Register(reg, viewmodels.Options{}); err != nil {
-		return fmt.Errorf("register view models: %w", err)
-	}
-	msg, err := protocol.DecodeMessage([]byte(`{"callType":"request_vm","vmId":"HelloWorldVM","vmArgs":"{}"}`))
+	got, err := benchmarks.IdleSessionBytes(n)
 	if err != nil {
-		return fmt.Errorf("decode request_vm: %w", err)
+		return fmt.Errorf("idle session bytes: %w", err)
 	}
-	before = heapInUse()
-	rt := vm.New(vm.Config{Registry: reg, Sender: vm.SenderFunc(func(string, []byte) {})})
-	for i := range n {
-		rt.Handle(vm.Caller{ConnectionID: clientID(i), SourceIP: "127.0.0.1", UserAgent: "wsgate-bench"}, msg)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := rt.Drain(ctx); err != nil {
-		return err
-	}
-	if got := rt.Sessions(); got != n {
-		return fmt.Errorf("runtime holds %d sessions, want %d", got, n)
-	}
-	perSession := float64(heapInUse()-before) / float64(n)
-	runtime.KeepAlive(rt)
-	r.add("Go map entry (id + 3 strings)", RoleBaseline, map[string]float64{"bytes_per_session": bareBytes})
-	r.add("wsgate server session + HelloWorldVM", RoleSubject, map[string]float64{"bytes_per_session": perSession})
-	r.Goals = append(r.Goals, NewGoal(fmt.Sprintf("server bytes per idle session (%d sessions)", n), perSession/1024, "<=", 2, "KiB"))
+	r.add("wsgate server session + HelloWorldVM", RoleSubject, map[string]float64{"bytes_per_session": got.Value})
+	r.Goals = append(r.Goals, NewGoal(fmt.Sprintf("server bytes per idle session (%d sessions)", n), got.Value/1024, "<=", 2, "KiB"))
 	return nil
 }
 
@@ -329,6 +296,3 @@ func freePort() (int, error) {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
-
-// socketFootprint is filled in by the gateway measurement.
-var socketFootprint = func(ctx context.Context, r *Result, n int) error { return nil }

@@ -154,7 +154,7 @@ func Load(ctx context.Context, o LoadOptions) (*Result, error) {
 	r.Counters = map[string]float64{
 		"push_sent": float64(ps.Sent), "push_retried": float64(ps.Retried), "push_failed": float64(ps.Failed),
 		"push_gone": float64(ps.Gone), "push_dropped": float64(ps.Dropped),
-		"pushes_per_sec": float64(ps.Sent) / o.Duration.Seconds(),
+		"pushes_per_sec":      float64(ps.Sent) / o.Duration.Seconds(),
 		"client_error_frames": float64(errorFrames(clients)),
 	}
 	r.Goals = []Goal{

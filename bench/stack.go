@@ -98,7 +98,7 @@ func startStack(o stackOptions) (*stack, error) {
 	gw, err := localgateway.New(localgateway.Config{
 		API: api, Stage: "prod", Backend: backend,
 		Credentials: localgateway.Credentials{AccessKeyID: localAccessKey, SecretAccessKey: localSecretKey, Region: localRegion},
-		Client: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second}},
+		Client:      &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second}},
 	})
 	if err != nil {
 		serverLn.Close()

@@ -9,6 +9,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	wsgate "github.com/wsgate/wsgate/constructs"
 )
 
 // dockerfileBuildCommand returns the shell command of the Dockerfile's RUN
@@ -47,11 +52,30 @@ func runBuildCommand(t *testing.T, root, cmdline, arch, out string) {
 	}
 }
 
-// TestDockerfileBuildCrossCompiles runs the Dockerfile's build command, as
-// the build stage would on an amd64 builder, for both target platforms, and
-// checks the binaries are static executables for the right machine.
+// stagedContext synthesizes a RealtimeService with the default image and
+// returns the staged build context: exactly what `cdk deploy` hands to
+// docker build.
+func stagedContext(t *testing.T) string {
+	t.Helper()
+	out := t.TempDir()
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
+	stack := awscdk.NewStack(app, jsii.String("Test"), nil)
+	wsgate.NewRealtimeService(stack, jsii.String("Realtime"), nil)
+	app.Synth(nil)
+	dirs, _ := filepath.Glob(filepath.Join(out, "asset.*", "server", "Dockerfile"))
+	if len(dirs) != 1 {
+		t.Fatalf("want one staged server image context in %s, got %v", out, dirs)
+	}
+	return filepath.Dir(filepath.Dir(dirs[0]))
+}
+
+// TestDockerfileBuildCrossCompiles runs the Dockerfile's build command in
+// the staged build context, as the build stage would on an amd64 builder,
+// for both target platforms, and checks the binaries are static
+// executables for the right machine. Building from the staged context also
+// proves the asset's exclusions keep everything the server needs.
 func TestDockerfileBuildCrossCompiles(t *testing.T) {
-	root, _ := filepath.Abs("..")
+	root := stagedContext(t)
 	cmdline := dockerfileBuildCommand(t, filepath.Join(root, "server", "Dockerfile"))
 	if !strings.Contains(cmdline, "CGO_ENABLED=0") || !strings.Contains(cmdline, "-o /out/wsgate-server ./server/cmd/wsgate-server") {
 		t.Fatalf("unexpected build command %q", cmdline)
@@ -113,7 +137,7 @@ func TestDockerfileFinalStageWithBuildah(t *testing.T) {
 	if err != nil {
 		t.Fatalf("buildah is required (scripts/install-deps.sh --system installs it): %v", err)
 	}
-	root, _ := filepath.Abs("..")
+	root := stagedContext(t)
 	dockerfile := filepath.Join(root, "server", "Dockerfile")
 	text, err := os.ReadFile(dockerfile)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/jsii-runtime-go"
@@ -24,21 +25,31 @@ const ModulePath = "github.com/wsgate/wsgate"
 // context (the module root).
 const ServerDockerfile = "server/Dockerfile"
 
-// AssetExclude lists what the server image's build context leaves out: it
-// keeps the asset small and its hash stable when unrelated files change.
-// The module root's .dockerignore says the same for plain `docker build`.
+// AssetExclude is the server image's build context as docker-ignore
+// patterns: everything is left out except what the server binary is built
+// from, so the asset stays small and its hash (and with it the image) only
+// changes with the server's source. The module root's .dockerignore says
+// the same for a plain `docker build`; when the server starts importing
+// another directory of the module, add it to both.
 var AssetExclude = []string{
-	".git", "node_modules", "**/node_modules", "cdk.out", "cdk.out.*", "bin", "test",
-	"examples/web", "docs", ".cache", "bench-results", "*.test",
+	"*",
+	"!go.mod",
+	"!go.sum",
+	"!server",
+	"!examples/viewmodels",
+	"**/*_test.go",
+	"**/testdata",
+	"**/*.test",
 }
 
 // serverImage builds the server image from dir, for ARM64 (the Dockerfile
 // cross-compiles, so no emulation is needed).
 func serverImage(dir string) awsecs.ContainerImage {
 	return awsecs.ContainerImage_FromAsset(jsii.String(dir), &awsecs.AssetImageProps{
-		File:     jsii.String(ServerDockerfile),
-		Platform: awsecrassets.Platform_LINUX_ARM64(),
-		Exclude:  jsii.Strings(AssetExclude...),
+		File:       jsii.String(ServerDockerfile),
+		Platform:   awsecrassets.Platform_LINUX_ARM64(),
+		Exclude:    jsii.Strings(AssetExclude...),
+		IgnoreMode: awscdk.IgnoreMode_DOCKER,
 	})
 }
 

@@ -75,7 +75,7 @@ func randomInts(n int) []int {
 func randomFloats(n int) []float64 {
 	out := make([]float64, n)
 	for i := range out {
-		out[i] = math.Round(rand.Float64()*100) / 100
+		out[i] = math.Floor(rand.Float64()*100) / 100 // two decimals, in [0, 1)
 	}
 	return out
 }

@@ -218,10 +218,9 @@ func (r *RealtimeService) buildNetwork(props *RealtimeServiceProps) {
 }
 
 // buildLoadBalancer creates the internal NLB and the VPC link to it. The
-// NLB's security group admits the VPC only and reaches the tasks' port;
-// VPC link traffic arrives over
-// PrivateLink, which the group must not filter (its source addresses are
-// API Gateway's, not the VPC's).
+// NLB's security group admits the VPC only and reaches only the tasks'
+// port. VPC link traffic arrives over PrivateLink, which the group must not
+// filter: its source addresses are API Gateway's, not the VPC's.
 func (r *RealtimeService) buildLoadBalancer(listenerPort, containerPort *float64) {
 	private := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
 	r.LoadBalancerSecurityGroup = awsec2.NewSecurityGroup(r, jsii.String("LoadBalancerSecurityGroup"), &awsec2.SecurityGroupProps{

@@ -1,0 +1,98 @@
+package constructs_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/jsii-runtime-go"
+
+	wsgate "github.com/wsgate/wsgate/constructs"
+)
+
+func TestWebSocketApiPrivateBackend(t *testing.T) {
+	stack := newStack(t)
+	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), nil)
+	nlb := elbv2.NewNetworkLoadBalancer(stack, jsii.String("Nlb"), &elbv2.NetworkLoadBalancerProps{Vpc: vpc})
+	link := awsapigateway.NewVpcLink(stack, jsii.String("Link"), &awsapigateway.VpcLinkProps{Targets: &[]elbv2.INetworkLoadBalancer{nlb}})
+	wsgate.NewWebSocketApi(stack, jsii.String("Realtime"), &wsgate.WebSocketApiProps{
+		PrivateBackend: &wsgate.PrivateBackend{VpcLink: link, LoadBalancer: nlb, Port: jsii.Number(8081)},
+	})
+	tpl := assertions.Template_FromStack(stack, nil)
+	nlbID := *tpl.GetResourceId(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), nil)
+	linkID := *tpl.GetResourceId(jsii.String("AWS::ApiGateway::VpcLink"), nil)
+	for id, r := range resources(tpl, "AWS::ApiGatewayV2::Integration") {
+		p := props(r)
+		uri, _ := json.Marshal(p["IntegrationUri"])
+		prefix := `{"Fn::Join":["",["http://",{"Fn::GetAtt":["` + nlbID + `","DNSName"]},":8081/api/dotnetify/vm`
+		if p["ConnectionType"] != "VPC_LINK" || !strings.HasPrefix(string(uri), prefix) {
+			t.Errorf("%s: %s %s", id, p["ConnectionType"], uri)
+		}
+		if ref, _ := p["ConnectionId"].(map[string]any); ref["Ref"] != linkID {
+			t.Errorf("%s ConnectionId = %v, want Ref %s", id, p["ConnectionId"], linkID)
+		}
+	}
+}
+
+func TestRealtimeServiceWithClusterAndImage(t *testing.T) {
+	stack := newStack(t)
+	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), nil)
+	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{Vpc: vpc})
+	rt := wsgate.NewRealtimeService(stack, jsii.String("Realtime"), &wsgate.RealtimeServiceProps{
+		Cluster: cluster,
+		Image:   awsecs.ContainerImage_FromRegistry(jsii.String("public.ecr.aws/example/wsgate-server:1.0.0"), nil),
+	})
+	if rt.Vpc != vpc || rt.Cluster != cluster {
+		t.Errorf("the service does not use the given cluster and its VPC")
+	}
+	tpl := assertions.Template_FromStack(stack, nil)
+	assert(t, "no VPC or cluster of its own", func() {
+		tpl.ResourceCountIs(jsii.String("AWS::EC2::VPC"), jsii.Number(1))
+		tpl.ResourceCountIs(jsii.String("AWS::ECS::Cluster"), jsii.Number(1))
+	})
+	td := props(only(t, tpl, "AWS::ECS::TaskDefinition"))
+	image := td["ContainerDefinitions"].([]any)[0].(map[string]any)["Image"]
+	if image != "public.ecr.aws/example/wsgate-server:1.0.0" {
+		t.Errorf("image = %v", image)
+	}
+}
+
+func TestRealtimeServiceSourceDirAndSettings(t *testing.T) {
+	stack := newStack(t)
+	wsgate.NewRealtimeService(stack, jsii.String("Realtime"), &wsgate.RealtimeServiceProps{
+		SourceDir:      jsii.String(".."),
+		ContainerPort:  jsii.Number(9090),
+		Cpu:            jsii.Number(512),
+		MemoryLimitMiB: jsii.Number(2048),
+		DesiredCount:   jsii.Number(0),
+		Environment:    &map[string]*string{"WSGATE_PUSH_RATE": jsii.String("100")},
+	})
+	tpl := assertions.Template_FromStack(stack, nil)
+	td := props(only(t, tpl, "AWS::ECS::TaskDefinition"))
+	c := td["ContainerDefinitions"].([]any)[0].(map[string]any)
+	image, _ := json.Marshal(c["Image"])
+	if !strings.Contains(string(image), "container-assets") {
+		t.Errorf("image = %s, want the asset built from SourceDir", image)
+	}
+	env, _ := json.Marshal(c["Environment"])
+	for _, want := range []string{`{"Name":"WSGATE_LISTEN_ADDR","Value":":9090"}`, `{"Name":"WSGATE_PUSH_RATE","Value":"100"}`} {
+		if !strings.Contains(string(env), want) {
+			t.Errorf("environment %s lacks %s", env, want)
+		}
+	}
+	if td["Cpu"] != "512" || td["Memory"] != "2048" {
+		t.Errorf("task size = %v/%v", td["Cpu"], td["Memory"])
+	}
+	if svc := props(only(t, tpl, "AWS::ECS::Service")); svc["DesiredCount"] != 0.0 {
+		t.Errorf("desired count = %v", svc["DesiredCount"])
+	}
+	tg := props(only(t, tpl, "AWS::ElasticLoadBalancingV2::TargetGroup"))
+	if tg["Port"] != 9090.0 {
+		t.Errorf("target port = %v", tg["Port"])
+	}
+}

@@ -14,30 +14,40 @@ export const localCredentials = {
 };
 
 /**
- * The CloudFormation template the gateway serves: WSGATE_E2E_TEMPLATE, or the
- * synthesized cdk.out/WsgateStack.template.json (scripts/test.sh synthesizes it).
+ * dotNetify's own published template (no Stage resource, so it is served under
+ * --stage prod): the Go server must work behind it as well as behind ours.
  */
-export function templatePath() {
+export const dotnetifyTemplate = {
+  path: path.join(repoRoot, "test", "e2e", "testdata", "dotnetify-cloudformation-template.yaml"),
+  stage: "prod",
+};
+
+/**
+ * The template the gateway serves by default: WSGATE_E2E_TEMPLATE (with
+ * WSGATE_E2E_STAGE), or the synthesized cdk.out/WsgateStack.template.json
+ * (scripts/test.sh synthesizes it).
+ */
+export function defaultTemplate() {
   const file = process.env.WSGATE_E2E_TEMPLATE ?? path.join(repoRoot, "cdk.out", "WsgateStack.template.json");
-  if (!existsSync(file)) {
-    throw new Error(`${file} is missing: synthesize the stack first (cdk synth) or set WSGATE_E2E_TEMPLATE`);
-  }
-  return file;
+  return { path: file, stage: process.env.WSGATE_E2E_STAGE };
 }
 
-function stageArgs() {
-  return process.env.WSGATE_E2E_STAGE ? ["--stage", process.env.WSGATE_E2E_STAGE] : [];
+function templateArgs({ path: file, stage }) {
+  if (!existsSync(file)) {
+    throw new Error(`${file} is missing: synthesize the stack first (npx cdk synth) or set WSGATE_E2E_TEMPLATE`);
+  }
+  return ["--template", file, ...(stage ? ["--stage", stage] : [])];
 }
 
 /**
  * Starts `wsgate gateway` on addr (127.0.0.1:0 = any free port) in front of
  * backend, and resolves once it has printed its URLs.
  */
-export async function startGateway({ backend, addr = "127.0.0.1:0", env = {} }) {
+export async function startGateway({ backend, addr = "127.0.0.1:0", template = defaultTemplate(), env = {} }) {
   const proc = new Proc(
     "gateway",
     binary("wsgate"),
-    ["gateway", "--template", templatePath(), "--backend", backend, "--addr", addr, ...stageArgs()],
+    ["gateway", ...templateArgs(template), "--backend", backend, "--addr", addr],
     env,
   );
   try {
@@ -73,10 +83,10 @@ export async function startServer({ port, callbackUrl, env = {} }) {
  * restart either process on the same address, which is what a client sees
  * when a gateway or a server task is replaced.
  */
-export async function startStack({ serverEnv = {} } = {}) {
+export async function startStack({ template = defaultTemplate(), serverEnv = {} } = {}) {
   const serverPort = await freePort();
   const backend = `http://127.0.0.1:${serverPort}`;
-  const gateway = await startGateway({ backend });
+  const gateway = await startGateway({ backend, template });
   let server;
   try {
     server = await startServer({ port: serverPort, callbackUrl: gateway.callbackUrl, env: serverEnv });
@@ -116,7 +126,7 @@ export async function startStack({ serverEnv = {} } = {}) {
 
     /** Starts a new gateway on the address of the first one. */
     async startGatewayAgain() {
-      stack.gateway = await startGateway({ backend, addr: gateway.addr });
+      stack.gateway = await startGateway({ backend, addr: gateway.addr, template });
     },
 
     /** Stops the gateway and starts a new one on the same address. */

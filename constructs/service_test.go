@@ -2,9 +2,11 @@ package constructs_test
 
 import (
 	"encoding/json"
+	"sort"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -94,5 +96,30 @@ func TestRealtimeServiceSourceDirAndSettings(t *testing.T) {
 	tg := props(only(t, tpl, "AWS::ElasticLoadBalancingV2::TargetGroup"))
 	if tg["Port"] != 9090.0 {
 		t.Errorf("target port = %v", tg["Port"])
+	}
+}
+
+// TestRealtimeStackIsAScope checks the Go-native stack type can hold more
+// constructs, as an app's own stack would.
+func TestRealtimeStackIsAScope(t *testing.T) {
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	s := wsgate.NewRealtimeStack(app, jsii.String("Chat"), &wsgate.RealtimeStackProps{
+		Service: &wsgate.RealtimeServiceProps{Image: awsecs.ContainerImage_FromRegistry(jsii.String("example/wsgate:1"), nil)},
+	})
+	awscdk.NewCfnOutput(s, jsii.String("Extra"), &awscdk.CfnOutputProps{Value: s.CallbackUrl()})
+	tpl := assertions.Template_FromStack(s, nil)
+	outputs := *tpl.FindOutputs(jsii.String("*"), nil)
+	var names []string
+	for name := range outputs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	if strings.Join(names, " ") != "CallbackUrl Extra WebSocketUrl" {
+		t.Fatalf("outputs = %v", names)
+	}
+	extra, _ := json.Marshal((*outputs["Extra"])["Value"])
+	callback, _ := json.Marshal((*outputs["CallbackUrl"])["Value"])
+	if string(extra) != string(callback) {
+		t.Errorf("Extra = %s, want the callback URL %s", extra, callback)
 	}
 }

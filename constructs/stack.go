@@ -19,10 +19,10 @@ type RealtimeStackProps struct {
 }
 
 // RealtimeStack is a stack holding one RealtimeService (child id
-// "Realtime") and outputs for its URLs.
+// "Realtime") and outputs for its URLs. It embeds awscdk.Stack, so it can
+// be the scope of more constructs.
 type RealtimeStack struct {
-	// Stack is the CloudFormation stack.
-	Stack awscdk.Stack
+	awscdk.Stack
 	// Realtime is the API and Fargate server.
 	Realtime *RealtimeService
 	// WebSocketUrlOutput is the "WebSocketUrl" output: wss://…/{stage}, the
@@ -42,15 +42,22 @@ func NewRealtimeStack(scope constructs.Construct, id *string, props *RealtimeSta
 	if stackProps.Description == nil {
 		stackProps.Description = jsii.String("wsgate: API Gateway WebSocket API with the dotNetify-compatible wsgate server on ECS Fargate")
 	}
-	s := &RealtimeStack{Stack: awscdk.NewStack(scope, id, &stackProps)}
-	s.Realtime = NewRealtimeService(s.Stack, jsii.String("Realtime"), props.Service)
-	s.WebSocketUrlOutput = awscdk.NewCfnOutput(s.Stack, jsii.String("WebSocketUrl"), &awscdk.CfnOutputProps{
+	s := &RealtimeStack{}
+	awscdk.NewStack_Override(s, scope, id, &stackProps)
+	s.Realtime = NewRealtimeService(s, jsii.String("Realtime"), props.Service)
+	s.WebSocketUrlOutput = awscdk.NewCfnOutput(s, jsii.String("WebSocketUrl"), &awscdk.CfnOutputProps{
 		Description: jsii.String("WebSocket URL for the dotnetify client (createWebSocketHub)"),
 		Value:       s.Realtime.WebSocketUrl(),
 	})
-	s.CallbackUrlOutput = awscdk.NewCfnOutput(s.Stack, jsii.String("CallbackUrl"), &awscdk.CfnOutputProps{
+	s.CallbackUrlOutput = awscdk.NewCfnOutput(s, jsii.String("CallbackUrl"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Connection (callback) URL of the stage: the @connections management API"),
 		Value:       s.Realtime.CallbackUrl(),
 	})
 	return s
 }
+
+// WebSocketUrl is the URL clients connect to (wss://…/{stage}).
+func (s *RealtimeStack) WebSocketUrl() *string { return s.Realtime.WebSocketUrl() }
+
+// CallbackUrl is the stage's connection URL the server pushes to.
+func (s *RealtimeStack) CallbackUrl() *string { return s.Realtime.CallbackUrl() }

@@ -77,12 +77,12 @@ func (c *conn) touch() {
 	}
 }
 
-// open marks the connection postable and starts its timers.
+// open starts the connection's timers and marks it postable.
 func (c *conn) open() {
-	c.state.Store(connStateOpen)
 	c.idle = time.AfterFunc(c.g.cfg.IdleTimeout, func() { c.closeWith(closeGoingAway, idleCloseReason) })
 	c.life = time.AfterFunc(c.g.cfg.MaxConnectionTime, func() { c.closeWith(closeGoingAway, idleCloseReason) })
-	c.touch()
+	c.lastActive.Store(time.Now().UnixNano())
+	c.state.Store(connStateOpen)
 }
 
 // send writes one text frame to the client.
@@ -110,17 +110,21 @@ func (c *conn) closeWith(code int, reason string) bool {
 		closed = true
 		wasOpen := c.state.Swap(connStateClosed) == connStateOpen
 		c.closeCode, c.closeReason = code, reason
-		if wasOpen && code != closeAbnormal {
-			c.wmu.Lock()
-			_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		// The write lock also orders this after a handshake in progress.
+		c.wmu.Lock()
+		nc := c.nc
+		if wasOpen && code != closeAbnormal && nc != nil {
 			var body []byte // 1005 means "no status": an empty close frame
 			if code != closeNoStatus {
 				body = ws.NewCloseFrameBody(ws.StatusCode(code), reason)
 			}
-			_ = ws.WriteFrame(c.nc, ws.NewCloseFrame(body))
-			c.wmu.Unlock()
+			_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+			_ = ws.WriteFrame(nc, ws.NewCloseFrame(body))
 		}
-		_ = c.nc.Close()
+		c.wmu.Unlock()
+		if nc != nil {
+			_ = nc.Close()
+		}
 		if c.idle != nil {
 			c.idle.Stop()
 			c.life.Stop()

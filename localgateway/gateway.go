@@ -251,7 +251,9 @@ func (g *Gateway) DropAll() int {
 	g.mu.RLock()
 	all := make([]*conn, 0, len(g.conns))
 	for _, c := range g.conns {
-		all = append(all, c)
+		if c.state.Load() == connStateOpen { // pending ones finish their handshake first
+			all = append(all, c)
+		}
 	}
 	g.mu.RUnlock()
 	n := 0

@@ -35,12 +35,16 @@ func (g *Gateway) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	up := ws.HTTPUpgrader{Protocol: func(p string) bool { return protocol != "" && p == protocol }}
+	// The connection becomes postable before the 101 goes out, but holding
+	// the write lock until then keeps any frame behind the handshake.
+	c.wmu.Lock()
+	c.open()
+	g.register(c)
 	nc, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
-		g.unregister(c)
-		if nc != nil {
-			nc.Close()
-		}
+		c.nc = nc
+		c.wmu.Unlock()
+		c.closeWith(closeAbnormal, "")
 		return
 	}
 	c.nc, c.r = nc, nc
@@ -50,8 +54,7 @@ func (g *Gateway) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.ReadFull(rw.Reader, early)
 		c.r = io.MultiReader(bytes.NewReader(early), nc)
 	}
-	g.register(c)
-	c.open()
+	c.wmu.Unlock()
 	g.wg.Add(1)
 	go c.readLoop()
 }

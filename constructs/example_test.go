@@ -137,7 +137,7 @@ func ExampleNewRealtimeStack() {
 		Service: &wsgate.RealtimeServiceProps{ApiOptions: wsgate.ApiOptions{ConfigureAccountCloudWatchRole: jsii.Bool(true)}},
 	})
 
-	fmt.Println(*s.Stack.StackName())
+	fmt.Println(*s.StackName())
 	var outputs []string
 	for name := range synthTemplate(app, wsgate.StackName)["Outputs"].(map[string]any) {
 		outputs = append(outputs, name)

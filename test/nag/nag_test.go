@@ -22,7 +22,7 @@ func TestAwsSolutionsChecks(t *testing.T) {
 		Service: &wsgate.RealtimeServiceProps{ApiOptions: wsgate.ApiOptions{ConfigureAccountCloudWatchRole: jsii.Bool(true)}},
 	})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
-	annotations := assertions.Annotations_FromStack(s.Stack)
+	annotations := assertions.Annotations_FromStack(s)
 	errs := annotations.FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
 	for _, e := range *errs {
 		t.Errorf("%s: %v", *e.Id, e.Entry.Data)
@@ -31,7 +31,7 @@ func TestAwsSolutionsChecks(t *testing.T) {
 	for _, w := range *warns {
 		t.Errorf("warning %s: %v", *w.Id, w.Entry.Data)
 	}
-	checkSuppressionReasons(t, s.Stack)
+	checkSuppressionReasons(t, s)
 }
 
 // checkSuppressionReasons requires every suppression in the template to

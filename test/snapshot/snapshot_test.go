@@ -75,7 +75,7 @@ func wsgateStack(t *testing.T) (assertions.Template, map[string]any) {
 		s := wsgate.NewRealtimeStack(app, jsii.String(wsgate.StackName), &wsgate.RealtimeStackProps{
 			Service: &wsgate.RealtimeServiceProps{ApiOptions: wsgate.ApiOptions{ConfigureAccountCloudWatchRole: jsii.Bool(true)}},
 		})
-		stackTpl = assertions.Template_FromStack(s.Stack, nil)
+		stackTpl = assertions.Template_FromStack(s, nil)
 		stackJSON = *stackTpl.ToJSON()
 	})
 	if stackTpl == nil {

@@ -183,3 +183,57 @@ describe("demo page across a gateway outage", () => {
     }
   });
 });
+
+describe("where the page finds its WebSocket URL", () => {
+  before(async () => {
+    stack = await startStack();
+  });
+  after(() => stack?.stop());
+
+  async function load(configBody, query = "") {
+    const served = await servePage(stack.websocketUrl, { configBody });
+    const page = await openPage(browser, `${served.url}${query}#/HelloWorld`);
+    return { page, served };
+  }
+
+  test("a ?ws= parameter wins over config.json", async () => {
+    const { page, served } = await load(JSON.stringify({ websocketUrl: "ws://127.0.0.1:9/nowhere" }), `?ws=${stack.websocketUrl}`);
+    try {
+      await page.locator("[data-testid=connection-state][data-state=connected]").waitFor();
+      assert.equal(await page.getByTestId("websocket-url").textContent(), stack.websocketUrl);
+      await page.getByTestId("hello-fullname").filter({ hasText: /^Hello World$/ }).waitFor();
+    } finally {
+      await page.context().close();
+      await served.close();
+    }
+  });
+
+  const broken = [
+    ["a config.json that is not JSON", "{websocketUrl:", /^The page cannot start: config\.json: not JSON \(.+\)$/],
+    ["a config.json without websocketUrl", "{}", /^The page cannot start: config\.json: want \{"websocketUrl": "ws:\/\/host\/stage"\}$/],
+    [
+      "an http:// URL",
+      JSON.stringify({ websocketUrl: "http://127.0.0.1/prod" }),
+      /^The page cannot start: config\.json websocketUrl: "http:\/\/127\.0\.0\.1\/prod" has scheme http:; want ws: or wss:$/,
+    ],
+    [
+      "no URL at all",
+      null,
+      /^The page cannot start: no WebSocket URL: add \?ws=ws:\/\/host\/stage, serve a config\.json, or build with VITE_WSGATE_WEBSOCKET_URL$/,
+    ],
+  ];
+  for (const [what, configBody, message] of broken) {
+    test(`${what} stops the page with a clear error`, async () => {
+      const { page, served } = await load(configBody);
+      try {
+        const error = page.getByTestId("config-error").locator("p");
+        await error.waitFor();
+        assert.match(await error.textContent(), message);
+        assert.equal(await page.getByTestId("connection-state").count(), 0, "no connection attempt");
+      } finally {
+        await page.context().close();
+        await served.close();
+      }
+    });
+  }
+});

@@ -17,17 +17,20 @@ const contentTypes = {
   ".svg": "image/svg+xml",
 };
 
-/** Serves the demo page on a free port; resolves with {url, close}. */
-export function servePage(websocketUrl) {
+/**
+ * Serves the demo page on a free port; resolves with {url, close}. The
+ * config.json body can be replaced (configBody) or left out (null) to test
+ * how the page copes.
+ */
+export function servePage(websocketUrl, { configBody = JSON.stringify({ websocketUrl }) } = {}) {
   if (!existsSync(path.join(distDir, "index.html"))) {
     throw new Error(`${distDir}/index.html is missing: build the page first (scripts/build-web.sh)`);
   }
-  const config = JSON.stringify({ websocketUrl });
   const server = http.createServer((req, res) => {
     const urlPath = decodeURIComponent(new URL(req.url, "http://page").pathname);
-    if (urlPath === "/config.json") {
+    if (urlPath === "/config.json" && configBody !== null) {
       res.writeHead(200, { "content-type": contentTypes[".json"], "cache-control": "no-store" });
-      res.end(config);
+      res.end(configBody);
       return;
     }
     const file = path.join(distDir, urlPath === "/" ? "index.html" : urlPath);

@@ -40,6 +40,13 @@ export function freePort() {
   });
 }
 
+// Children still running when the test process exits (a crashed test, an
+// interrupted run) are killed, so no gateway or server outlives its test.
+const running = new Set();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 /**
  * A child process whose output is kept (for failure messages) and watched
  * line by line, so a test can wait for what the process prints.
@@ -54,8 +61,12 @@ export class Proc {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
+    running.add(this.child);
     this.exited = new Promise((resolve) => {
-      this.child.on("exit", (code, signal) => resolve({ code, signal }));
+      this.child.on("exit", (code, signal) => {
+        running.delete(this.child);
+        resolve({ code, signal });
+      });
     });
     this.exitStatus = null;
     this.exited.then((status) => {
@@ -135,7 +146,7 @@ export async function waitForHealthy(url, proc, timeoutMs = readyTimeoutMs) {
       throw new Error(`${proc.name} exited (${JSON.stringify(proc.exitStatus)}) before ${url} was healthy:\n${proc.tail()}`);
     }
     try {
-      const res = await fetch(url);
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
       if (res.status === 200) return;
       last = `HTTP ${res.status}`;
     } catch (err) {

@@ -354,3 +354,12 @@ func signedUpgrade(t *testing.T, wsURL, secret string) http.Header {
 	sign(t, req, nil, secret)
 	return http.Header{"Authorization": req.Header.Values("Authorization"), "X-Amz-Date": req.Header.Values("X-Amz-Date")}
 }
+
+func httpClientGet(u string) (int, error) {
+	resp, err := http.Get(u)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}

@@ -103,9 +103,13 @@ type Options struct {
 	Out string
 	// Log receives progress lines and the tables; nil discards them.
 	Log io.Writer
-	// ServerBinary is a built wsgate-server for the footprint and restart measurements;
-	// "" builds one with the go tool when the module source is at hand.
+	// ServerBinary is a built wsgate-server for the footprint measurement; "" builds one
+	// with the go tool when the module source is at hand.
 	ServerBinary string
+	// Clients and Duration size the load run (and Clients the fault run's restart drill);
+	// zero keeps each scenario's default.
+	Clients  int
+	Duration time.Duration
 }
 
 func (o Options) logf(format string, args ...any) {
@@ -141,10 +145,10 @@ func Scenarios() []Scenario {
 			return Footprint(ctx, FootprintOptions{Quick: o.Quick, ServerBinary: o.ServerBinary, Log: o.Log})
 		}},
 		{Name: "load", Run: func(ctx context.Context, o Options) (*Result, error) {
-			return Load(ctx, LoadOptions{Quick: o.Quick, Log: o.Log})
+			return Load(ctx, LoadOptions{Quick: o.Quick, Log: o.Log, Clients: o.Clients, Duration: o.Duration})
 		}},
 		{Name: "fault", Run: func(ctx context.Context, o Options) (*Result, error) {
-			return Fault(ctx, FaultOptions{Quick: o.Quick, Log: o.Log})
+			return Fault(ctx, FaultOptions{Quick: o.Quick, Log: o.Log, Clients: o.Clients})
 		}},
 	}
 }
@@ -191,6 +195,13 @@ func Run(ctx context.Context, names []string, o Options) ([]*Result, error) {
 	return results, nil
 }
 
+// UnknownScenarioError names a scenario that does not exist.
+type UnknownScenarioError struct{ Name string }
+
+func (e *UnknownScenarioError) Error() string {
+	return fmt.Sprintf("unknown scenario %q (known: %s)", e.Name, strings.Join(Names(), ", "))
+}
+
 func pick(names []string) ([]Scenario, error) {
 	all := Scenarios()
 	if len(names) == 0 {
@@ -200,11 +211,28 @@ func pick(names []string) ([]Scenario, error) {
 	for _, n := range names {
 		i := slices.IndexFunc(all, func(s Scenario) bool { return s.Name == n })
 		if i < 0 {
-			return nil, fmt.Errorf("unknown scenario %q (known: %s)", n, strings.Join(Names(), ", "))
+			return nil, &UnknownScenarioError{Name: n}
 		}
 		out = append(out, all[i])
 	}
 	return out, nil
+}
+
+// WriteSummary prints every goal of results, one line each, and how many were met.
+func WriteSummary(w io.Writer, results []*Result) error {
+	met, all := 0, 0
+	fmt.Fprintln(w, "summary")
+	for _, r := range results {
+		for _, g := range r.Goals {
+			all++
+			if g.Met {
+				met++
+			}
+			fmt.Fprintf(w, "  %-12s %-58s %s\n", r.Scenario, g.Name, g.Describe())
+		}
+	}
+	_, err := fmt.Fprintf(w, "%d of %d goals met\n", met, all)
+	return err
 }
 
 // sortedKeys returns m's keys in order, for stable output.

@@ -421,8 +421,86 @@ func (c *Client) postOnce(ctx context.Context, connID string, frame []byte) erro
 	return &StatusError{Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
 }
 
+// Disconnect closes connID at the gateway (a signed DELETE on @connections/{id}): the client
+// sees its socket close and, like every dotnetify client, reconnects and requests its view
+// models again. A connection that is already gone counts as closed. 429 and 5xx are retried
+// like pushes.
+func (c *Client) Disconnect(ctx context.Context, connID string) error {
+	var err error
+	for attempt := 0; attempt < c.cfg.MaxAttempts; attempt++ {
+		if attempt > 0 {
+			if werr := sleep(ctx, c.backoff(attempt)); werr != nil {
+				break
+			}
+		}
+		err = c.deleteOnce(ctx, connID)
+		var se *StatusError
+		if err == nil || errors.As(err, &se) && se.Status == http.StatusGone {
+			return nil
+		}
+		if !retryable(err) {
+			break
+		}
+	}
+	return err
+}
+
+// DisconnectAll closes every connection in connIDs, Concurrency at a time, and reports how
+// many could not be closed.
+func (c *Client) DisconnectAll(ctx context.Context, connIDs []string) error {
+	sem := make(chan struct{}, c.cfg.Concurrency)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	var first atomic.Value
+	for _, id := range connIDs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			failed.Add(1)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := c.Disconnect(ctx, id); err != nil {
+				failed.Add(1)
+				first.CompareAndSwap(nil, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		err, _ := first.Load().(error)
+		return fmt.Errorf("push: %d of %d connections not closed: %v", n, len(connIDs), err)
+	}
+	return nil
+}
+
+func (c *Client) deleteOnce(ctx context.Context, connID string) error {
+	req, err := c.build(ctx, http.MethodDelete, connID, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("close %s: %w", connID, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		return nil
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	return &StatusError{Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+}
+
 // NewRequest builds the signed POST {callback}/@connections/{connID} carrying frame.
 func (c *Client) NewRequest(ctx context.Context, connID string, frame []byte) (*http.Request, error) {
+	return c.build(ctx, http.MethodPost, connID, frame)
+}
+
+// build makes a signed request on @connections/{connID}; a nil body sends none.
+func (c *Client) build(ctx context.Context, method, connID string, frame []byte) (*http.Request, error) {
 	// Built field by field: parsing a URL string per push would cost more than signing.
 	u := &url.URL{
 		Scheme:  c.base.Scheme,
@@ -431,23 +509,26 @@ func (c *Client) NewRequest(ctx context.Context, connID string, frame []byte) (*
 		RawPath: c.rawPath + "/%40connections/" + escapeSegment(connID),
 	}
 	req := (&http.Request{
-		Method:        http.MethodPost,
-		URL:           u,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        make(http.Header, 4),
-		Body:          io.NopCloser(bytes.NewReader(frame)),
-		GetBody:       func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(frame)), nil },
-		ContentLength: int64(len(frame)),
-		Host:          c.base.Host,
+		Method:     method,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     make(http.Header, 4),
+		Body:       http.NoBody,
+		Host:       c.base.Host,
 	}).WithContext(ctx)
-	req.Header["Content-Type"] = []string{"application/json; charset=utf-8"}
+	if frame != nil {
+		req.Body = io.NopCloser(bytes.NewReader(frame))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(frame)), nil }
+		req.ContentLength = int64(len(frame))
+		req.Header["Content-Type"] = []string{"application/json; charset=utf-8"}
+	}
 	creds, err := c.creds.Retrieve(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("push to %s: credentials: %w", connID, err)
 	}
-	sum := sha256.Sum256(frame)
+	sum := sha256.Sum256(frame) // of nothing for a nil frame
 	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "execute-api", c.cfg.Region, c.cfg.Now()); err != nil {
 		return nil, fmt.Errorf("push to %s: sign: %w", connID, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -199,5 +200,25 @@ func TestNewValidation(t *testing.T) {
 		if _, err := push.New(tt.cfg); err == nil || err.Error() != tt.want {
 			t.Errorf("error = %v, want %s", err, tt.want)
 		}
+	}
+}
+
+func TestDisconnectClosesConnections(t *testing.T) {
+	sk := startSink(t)
+	c := newClient(t, sk, nil)
+	if err := c.DisconnectAll(context.Background(), []string{"a", "b=", "c d"}); err != nil {
+		t.Fatal(err)
+	}
+	closed := sk.Closed()
+	slices.Sort(closed)
+	if got := fmt.Sprint(closed); got != "[a b= c d]" {
+		t.Errorf("closed %s", got)
+	}
+	// Closing a connection that is already gone is not an error.
+	if err := c.Disconnect(context.Background(), "a"); err != nil {
+		t.Errorf("second close: %v", err)
+	}
+	if r := sk.Rejected(); len(r) != 0 {
+		t.Errorf("rejected: %q", r)
 	}
 }

@@ -46,6 +46,7 @@ type Sink struct {
 	gone     map[string]bool
 	rejected []string
 	accepted int
+	closed   []string
 }
 
 // Start listens on 127.0.0.1 with a free port.
@@ -78,7 +79,8 @@ func Start(cfg Config) (*Sink, error) {
 // Close stops the server.
 func (s *Sink) Close() error { return s.srv.Close() }
 
-// ServeHTTP implements the POST /{stage}/@connections/{id} endpoint.
+// ServeHTTP implements POST /{stage}/@connections/{id} (a frame; 200) and DELETE (close the
+// connection; 204, and later posts get 410).
 func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -86,7 +88,7 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prefix := "/" + s.cfg.Stage + "/@connections/"
-	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, prefix) {
+	if (r.Method != http.MethodPost && r.Method != http.MethodDelete) || !strings.HasPrefix(r.URL.Path, prefix) {
 		s.reject(w, http.StatusNotFound, fmt.Sprintf("unexpected %s %s", r.Method, r.URL.Path))
 		return
 	}
@@ -99,6 +101,11 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, _ := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/"+s.cfg.Stage+"/%40connections/"))
+	if r.Method == http.MethodDelete {
+		s.closeConn(id)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if status := s.answer(id); status != http.StatusOK {
 		w.WriteHeader(status)
 		_, _ = fmt.Fprintf(w, `{"message":"%s"}`, http.StatusText(status))
@@ -145,6 +152,21 @@ func (s *Sink) record(id string, body []byte) {
 func (s *Sink) notify() {
 	close(s.changed)
 	s.changed = make(chan struct{})
+}
+
+func (s *Sink) closeConn(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = append(s.closed, id)
+	s.gone[id] = true
+	s.notify()
+}
+
+// Closed lists the connections closed with DELETE, in order.
+func (s *Sink) Closed() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.closed...)
 }
 
 // Respond scripts the answers to the next requests for connID (e.g. 429, 429, then 200).

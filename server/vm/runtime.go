@@ -113,6 +113,17 @@ func (rt *Runtime) Disconnect(connID string) {
 	rt.enqueue(connID, false, func(s *session) { rt.disconnect(connID, s) })
 }
 
+// Connections lists the connections that hold view models.
+func (rt *Runtime) Connections() []string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	out := make([]string, 0, len(rt.sessions))
+	for id := range rt.sessions {
+		out = append(out, id)
+	}
+	return out
+}
+
 // Sessions reports how many connections hold a session.
 func (rt *Runtime) Sessions() int {
 	rt.mu.Lock()

@@ -72,7 +72,11 @@ func run() error {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "callbackUrl", cfg.CallbackURL, "region", cfg.Region)
-	err = integration.Serve(ctx, ln, h, shutdownTimeout, rt.Drain, pusher.Close)
+	// The view models live in this process only. Once the last pushes are out, close the
+	// clients' connections: they reconnect (to another task, or to this one restarted) and
+	// request their view models again, instead of talking to a server that forgot them.
+	closeClients := func(ctx context.Context) error { return pusher.DisconnectAll(ctx, rt.Connections()) }
+	err = integration.Serve(ctx, ln, h, shutdownTimeout, rt.Drain, pusher.Flush, closeClients, pusher.Close)
 	st := pusher.Stats()
 	log.Info("stopped", "sent", st.Sent, "retried", st.Retried, "gone", st.Gone, "failed", st.Failed, "dropped", st.Dropped)
 	return err

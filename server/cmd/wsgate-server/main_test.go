@@ -103,6 +103,11 @@ func TestBinaryEndToEnd(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("exit after SIGTERM: %v", err)
 	}
+	// On the way out the server closes its clients' connections so they reconnect and
+	// request their view models again from a server that has them.
+	if got := sk.Closed(); len(got) != 1 || got[0] != "Wm1nYcO3IAMCJ2w=" {
+		t.Errorf("connections closed at shutdown: %q", got)
+	}
 }
 
 func TestBinaryRejectsBadEnvironment(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 // measurement, coloured by role), then one panel with every goal's measured value against
 // its target.
 func Chart(r *Result) string {
-	const width, labelW, barH, gap, panelGap = 760, 250, 18, 6, 34
+	const width, labelW, barH, gap, panelGap = 900, 300, 18, 6, 34
 	var body strings.Builder
 	y := 40
 	for _, c := range r.Columns {
@@ -66,7 +66,7 @@ func goalPanel(b *strings.Builder, goals []Goal, y, width, labelW, barH, gap int
 		if math.IsNaN(peak) || math.IsInf(peak, 0) || peak == 0 {
 			peak = 1
 		}
-		scale := float64(width-labelW-110) / peak
+		scale := float64(width-labelW-200) / peak
 		colour := "#38a169"
 		if !g.Met {
 			colour = "#e53e3e"
@@ -75,11 +75,11 @@ func goalPanel(b *strings.Builder, goals []Goal, y, width, labelW, barH, gap int
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			v = 0
 		}
-		fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW-8, y+barH-5, html.EscapeString(shorten(g.Name, 38)))
+		fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW-8, y+barH-5, html.EscapeString(shorten(g.Name, 46)))
 		fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`, labelW, y, int(math.Max(v*scale, 1)), barH, colour)
 		tx := labelW + int(g.Target*scale)
 		fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black" stroke-width="2"/>`, tx, y-2, tx, y+barH+2)
-		fmt.Fprintf(b, `<text x="%d" y="%d">%s</text>`+"\n", width-100, y+barH-5, html.EscapeString(g.Describe()[:min(len(g.Describe()), 18)]))
+		fmt.Fprintf(b, `<text x="%d" y="%d">%s</text>`+"\n", width-190, y+barH-5, html.EscapeString(g.Describe()))
 		y += barH + gap
 	}
 	return y

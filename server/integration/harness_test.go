@@ -74,7 +74,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 		s.server.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = s.rt.Drain(ctx)
+		_ = s.rt.Close(ctx)
 		_ = s.push.Close(ctx)
 	})
 	return s

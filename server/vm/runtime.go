@@ -113,6 +113,15 @@ func (rt *Runtime) Disconnect(connID string) {
 	rt.enqueue(connID, false, func(s *session) { rt.disconnect(connID, s) })
 }
 
+// Close disposes every view model of every connection (leave hooks and OnDispose run, timers
+// stop through Base.Context) and waits for it, or for ctx.
+func (rt *Runtime) Close(ctx context.Context) error {
+	for _, id := range rt.Connections() {
+		rt.Disconnect(id)
+	}
+	return rt.Drain(ctx)
+}
+
 // Connections lists the connections that hold view models.
 func (rt *Runtime) Connections() []string {
 	rt.mu.Lock()

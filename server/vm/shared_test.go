@@ -83,6 +83,16 @@ func TestSharedGroupsLeaveAndDirectSend(t *testing.T) {
 	// A new member after disposal gets a fresh instance.
 	h.doFrom("c", "1.1.1.1", req("RoomVM", "{}"))
 	expectFrames(t, h.rec.take("c"), resp("RoomVM", `{"Count":0,"Members":[]}`))
+	// Close disposes what is left: x's instance and c's.
+	if err := h.rt.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(*left); got != "[b a disposed x disposed c disposed]" && got != "[b a disposed c disposed x disposed]" {
+		t.Errorf("hooks after Close: %s", got)
+	}
+	if n := h.rt.Sessions(); n != 0 {
+		t.Errorf("sessions after Close = %d", n)
+	}
 }
 
 // Ticker pushes from its own goroutine while clients update it.

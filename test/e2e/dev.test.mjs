@@ -14,7 +14,7 @@ let dev;
 let browser;
 
 before(async () => {
-  dev = new Proc("wsgate dev", binary("wsgate"), ["dev", "--addr", "127.0.0.1:0"], {
+  dev = new Proc("wsgate dev", binary("wsgate"), ["dev", "--addr", "127.0.0.1:0", "--demo-addr", "127.0.0.1:0"], {
     JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION: "1",
   });
   browser = await launchChromium();

@@ -53,6 +53,7 @@ var (
 // okTransport answers 200 without a network, so a run measures the client's own CPU.
 type okTransport struct{ n atomic.Int64 }
 
+// RoundTrip implements http.RoundTripper.
 func (t *okTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Body != nil {
 		_, _ = io.Copy(io.Discard, r.Body)

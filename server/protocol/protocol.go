@@ -56,6 +56,7 @@ type Error struct {
 	msg      string
 }
 
+// Error returns the message.
 func (e *Error) Error() string { return e.msg }
 
 func errorf(format string, args ...any) error {

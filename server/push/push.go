@@ -73,6 +73,7 @@ type StatusError struct {
 	Body   string
 }
 
+// Error describes the status and the gateway's answer.
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("@connections answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Body)
 }

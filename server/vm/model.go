@@ -85,6 +85,7 @@ type Exception struct {
 	Message string
 }
 
+// Error returns "Type: Message".
 func (e *Exception) Error() string { return e.Type + ": " + e.Message }
 
 // ErrUnauthorized is the exception dotNetify sends when authorization fails.

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // coerce converts a JSON value from the client to t, following dotNetify's rules: strings
@@ -74,7 +75,7 @@ func coerce(raw json.RawMessage, t reflect.Type) (reflect.Value, error) {
 // scalarText is .NET's string form of a JSON value: a string's content, otherwise the JSON
 // text itself.
 func scalarText(raw json.RawMessage) (string, bool) {
-	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && bytes.IndexByte(raw[1:n-1], '\\') < 0 && bytes.IndexByte(raw[1:n-1], '"') < 0 {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && bytes.IndexByte(raw[1:n-1], '\\') < 0 && bytes.IndexByte(raw[1:n-1], '"') < 0 && utf8.Valid(raw[1:n-1]) {
 		return string(raw[1 : n-1]), true // no escapes: the content is the text
 	}
 	if len(raw) > 0 && raw[0] == '"' {
@@ -100,28 +101,87 @@ type entry struct {
 	value json.RawMessage
 }
 
-// orderedEntries splits a JSON object into its keys in document order.
+// orderedEntries splits a JSON object into its keys in document order. It validates the
+// whole object first, then slices it without decoding values (the decoder's token API costs
+// more than the rest of an update).
 func orderedEntries(obj json.RawMessage) ([]entry, error) {
-	dec := json.NewDecoder(bytes.NewReader(obj))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
+	if !json.Valid(obj) {
+		return nil, fmt.Errorf("not valid JSON")
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
 		return nil, fmt.Errorf("not a JSON object")
 	}
+	i = skipSpace(obj, i+1)
 	var out []entry
-	for dec.More() {
-		tok, err := dec.Token()
+	for obj[i] != '}' {
+		end := scanString(obj, i)
+		key, err := decodeKey(obj[i:end])
 		if err != nil {
 			return nil, err
 		}
-		key, _ := tok.(string)
-		var val json.RawMessage
-		if err := dec.Decode(&val); err != nil {
-			return nil, err
+		i = skipSpace(obj, skipSpace(obj, end)+1) // past the colon
+		vend := scanValue(obj, i)
+		out = append(out, entry{key: key, value: obj[i:vend]})
+		i = skipSpace(obj, vend)
+		if obj[i] == ',' {
+			i = skipSpace(obj, i+1)
 		}
-		out = append(out, entry{key: key, value: val})
 	}
 	return out, nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString returns the index just past the string starting at b[i] (a quote).
+func scanString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+// scanValue returns the index just past the (valid) JSON value starting at b[i].
+func scanValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return scanString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = scanString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return i
+	default:
+		for i < len(b) && !strings.ContainsRune(",}] \t\r\n", rune(b[i])) {
+			i++
+		}
+		return i
+	}
+}
+
+func decodeKey(raw []byte) (string, error) {
+	if s, ok := scalarText(raw); ok {
+		return s, nil
+	}
+	return "", fmt.Errorf("bad key %s", short(raw))
 }

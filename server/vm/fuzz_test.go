@@ -1,7 +1,10 @@
 package vm
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"reflect"
 	"testing"
 )
@@ -28,8 +31,20 @@ func FuzzUpdateDecoding(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, obj []byte) {
 		entries, err := orderedEntries(obj)
+		want, wantErr := referenceEntries(obj)
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("orderedEntries(%q) error %v, reference %v", obj, err, wantErr)
+		}
 		if err != nil {
 			return
+		}
+		if len(entries) != len(want) {
+			t.Fatalf("orderedEntries(%q) = %d entries, reference %d", obj, len(entries), len(want))
+		}
+		for i := range want {
+			if entries[i].key != want[i].key || string(entries[i].value) != string(want[i].value) {
+				t.Fatalf("entry %d of %q: %q=%s, reference %q=%s", i, obj, entries[i].key, entries[i].value, want[i].key, want[i].value)
+			}
 		}
 		st := reflect.TypeFor[fuzzTarget]()
 		for _, e := range entries {
@@ -45,4 +60,36 @@ func FuzzUpdateDecoding(f *testing.F) {
 		}
 		_, _, _ = splitVMArgs(obj)
 	})
+}
+
+// referenceEntries is the straightforward decoder-based split the fast one must match.
+func referenceEntries(obj []byte) ([]entry, error) {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	var out []entry
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		var val json.RawMessage
+		if err := dec.Decode(&val); err != nil {
+			return nil, err
+		}
+		out = append(out, entry{key: key, value: bytes.TrimSpace(val)})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("trailing data")
+	}
+	return out, nil
 }

@@ -147,7 +147,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 // /healthz turns 503, the listener closes, in-flight requests finish, and each drain step
 // (typically the runtime's Drain, then the push client's Close) runs, all within timeout.
 func Serve(ctx context.Context, ln net.Listener, h *Handler, timeout time.Duration, drains ...func(context.Context) error) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

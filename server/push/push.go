@@ -45,7 +45,8 @@ type Config struct {
 	Burst int
 	// Concurrency is the number of pushes in flight at once. Default: 256.
 	Concurrency int
-	// MaxAttempts bounds the tries of one frame on 429, 5xx and transport errors. Default: 6.
+	// MaxAttempts bounds the tries of one frame on 429, 5xx and transport errors. Default: 8
+	// (with the default backoff, about 6 s of retrying before a frame is given up).
 	MaxAttempts int
 	// BaseBackoff and MaxBackoff shape the jittered exponential backoff. Defaults: 50ms, 5s.
 	BaseBackoff, MaxBackoff time.Duration
@@ -176,7 +177,7 @@ func applyDefaults(cfg *Config) {
 		cfg.Burst = max(1, int(cfg.Rate+0.999))
 	}
 	if cfg.MaxAttempts == 0 {
-		cfg.MaxAttempts = 6
+		cfg.MaxAttempts = 8
 	}
 	if cfg.BaseBackoff == 0 {
 		cfg.BaseBackoff = 50 * time.Millisecond

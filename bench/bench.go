@@ -106,6 +106,11 @@ type Options struct {
 	// ServerBinary is a built wsgate-server for the footprint measurement; "" builds one
 	// with the go tool when the module source is at hand.
 	ServerBinary string
+	// GatewayCommand runs the local gateway as its own process, e.g. {"/usr/bin/wsgate",
+	// "gateway"}, for the scenarios that go through it (fan-out, round-trip, load, fault):
+	// one process cannot hold 10,000 client sockets and the gateway's 10,000 ends of them
+	// within a 20,000 open-file limit. Empty runs the gateway in this process.
+	GatewayCommand []string
 	// Clients and Duration size the load run (and Clients the fault run's restart drill);
 	// zero keeps each scenario's default.
 	Clients  int
@@ -133,10 +138,10 @@ func Scenarios() []Scenario {
 			return PushCost(ctx, PushCostOptions{Quick: o.Quick})
 		}},
 		{Name: "fan-out", Default: true, Run: func(ctx context.Context, o Options) (*Result, error) {
-			return FanOut(ctx, FanOutOptions{Quick: o.Quick, Log: o.Log})
+			return FanOut(ctx, FanOutOptions{Quick: o.Quick, Log: o.Log, GatewayCommand: o.GatewayCommand})
 		}},
 		{Name: "round-trip", Default: true, Run: func(ctx context.Context, o Options) (*Result, error) {
-			return RoundTrip(ctx, RoundTripOptions{Quick: o.Quick})
+			return RoundTrip(ctx, RoundTripOptions{Quick: o.Quick, GatewayCommand: o.GatewayCommand})
 		}},
 		{Name: "integration", Default: true, Run: func(ctx context.Context, o Options) (*Result, error) {
 			return Integration(ctx, IntegrationOptions{Quick: o.Quick})
@@ -145,10 +150,10 @@ func Scenarios() []Scenario {
 			return Footprint(ctx, FootprintOptions{Quick: o.Quick, ServerBinary: o.ServerBinary, Log: o.Log})
 		}},
 		{Name: "load", Run: func(ctx context.Context, o Options) (*Result, error) {
-			return Load(ctx, LoadOptions{Quick: o.Quick, Log: o.Log, Clients: o.Clients, Duration: o.Duration})
+			return Load(ctx, LoadOptions{Quick: o.Quick, Log: o.Log, Clients: o.Clients, Duration: o.Duration, GatewayCommand: o.GatewayCommand})
 		}},
 		{Name: "fault", Run: func(ctx context.Context, o Options) (*Result, error) {
-			return Fault(ctx, FaultOptions{Quick: o.Quick, Log: o.Log, Clients: o.Clients})
+			return Fault(ctx, FaultOptions{Quick: o.Quick, Log: o.Log, Clients: o.Clients, GatewayCommand: o.GatewayCommand})
 		}},
 	}
 }

@@ -35,6 +35,8 @@ type FanOutOptions struct {
 	Concurrency int
 	// Log receives progress lines.
 	Log io.Writer
+	// GatewayCommand runs the local gateway as a process (see Options); empty: in process.
+	GatewayCommand []string
 }
 
 // fanRound tracks one broadcast of Seq = seq until every connection received it.
@@ -107,7 +109,7 @@ func FanOut(ctx context.Context, o FanOutOptions) (*Result, error) {
 			fmt.Fprintf(o.Log, "    "+format+"\n", args...)
 		}
 	}
-	st, err := startStack(stackOptions{Push: push.Config{Concurrency: o.Concurrency}})
+	st, err := startStack(stackOptions{Push: push.Config{Concurrency: o.Concurrency}, GatewayCommand: o.GatewayCommand})
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,8 @@ type FaultOptions struct {
 	ReconnectDelays []time.Duration
 	// Log receives progress lines.
 	Log io.Writer
+	// GatewayCommand runs the local gateway as a process (see Options); empty: in process.
+	GatewayCommand []string
 }
 
 // Fault runs two fault drills. Gone: sessions whose connection the gateway answers 410
@@ -58,7 +60,7 @@ func Fault(ctx context.Context, o FaultOptions) (*Result, error) {
 		o.Downtime = pick2(o.Quick, 200*time.Millisecond, time.Second)
 	}
 	if o.Recover == 0 {
-		o.Recover = pick2(o.Quick, 15*time.Second, 60*time.Second)
+		o.Recover = pick2(o.Quick, 3*time.Second, 60*time.Second)
 	}
 	if len(o.ReconnectDelays) == 0 {
 		o.ReconnectDelays = []time.Duration{2 * time.Second, 5 * time.Second, 10 * time.Second}
@@ -206,7 +208,7 @@ type resClient struct {
 // restartDrill connects o.Clients clients with HelloWorld and SimpleList, kills the server,
 // starts it again after o.Downtime, and times each client's first answered probe.
 func restartDrill(ctx context.Context, r *Result, o FaultOptions) error {
-	st, err := startStack(stackOptions{Push: push.Config{}})
+	st, err := startStack(stackOptions{Push: push.Config{}, GatewayCommand: o.GatewayCommand})
 	if err != nil {
 		return err
 	}

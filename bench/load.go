@@ -36,6 +36,8 @@ type LoadOptions struct {
 	FaultRate float64
 	// Log receives progress lines.
 	Log io.Writer
+	// GatewayCommand runs the local gateway as a process (see Options); empty: in process.
+	GatewayCommand []string
 }
 
 // seqTracker checks one stream of numbered frames: each number must arrive once, in
@@ -105,7 +107,7 @@ func Load(ctx context.Context, o LoadOptions) (*Result, error) {
 			fmt.Fprintf(o.Log, "    "+format+"\n", args...)
 		}
 	}
-	st, err := startStack(stackOptions{Push: push.Config{}})
+	st, err := startStack(stackOptions{Push: push.Config{}, GatewayCommand: o.GatewayCommand})
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,8 @@ type RoundTripOptions struct {
 	Clients int
 	// Trips is the number of sequential round trips per client (default 20).
 	Trips int
+	// GatewayCommand runs the local gateway as a process (see Options); empty: in process.
+	GatewayCommand []string
 }
 
 // RoundTrip measures update_vm → response_vm latency (HelloWorld: FirstName in, FullName
@@ -57,7 +59,7 @@ func RoundTrip(ctx context.Context, o RoundTripOptions) (*Result, error) {
 		return nil, fmt.Errorf("raw WebSocket echo: %w", err)
 	}
 	r.add("raw WebSocket echo (gorilla)", RoleBaseline, echo)
-	st, err := startStack(stackOptions{Push: push.Config{}})
+	st, err := startStack(stackOptions{Push: push.Config{}, GatewayCommand: o.GatewayCommand})
 	if err != nil {
 		return nil, err
 	}

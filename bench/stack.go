@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -34,12 +35,13 @@ var stackTemplate []byte
 // the integration server (view-model runtime, push client), wired by the same contracts
 // as `wsgate dev`: template, stage, local credentials, integration paths.
 type stack struct {
-	gw        *localgateway.Gateway
+	gw        *localgateway.Gateway // in-process gateway, or nil
 	gwSrv     *http.Server
-	WS        string // ws://127.0.0.1:PORT/prod
-	Callback  string // http://127.0.0.1:PORT/prod
-	admin     string // http://127.0.0.1:PORT/_wsgate/
-	serverLn  string // the server's address, kept across restarts
+	gwProc    *gatewayProc // gateway process, or nil
+	WS        string       // ws://127.0.0.1:PORT/prod
+	Callback  string       // http://127.0.0.1:PORT/prod
+	admin     string       // http://127.0.0.1:PORT/_wsgate/
+	serverLn  string       // the server's address, kept across restarts
 	server    *serverProc
 	feed      atomic.Pointer[feedVM]
 	pushCfg   push.Config
@@ -67,6 +69,9 @@ type stackOptions struct {
 	Push push.Config
 	// LiveChartInterval is LiveChart's push period (default one second).
 	LiveChartInterval time.Duration
+	// GatewayCommand runs the gateway as a process (e.g. {"/path/wsgate", "gateway"});
+	// empty runs it in this process.
+	GatewayCommand []string
 }
 
 // startStack starts the server and the gateway on free 127.0.0.1 ports.
@@ -89,31 +94,59 @@ func startStack(o stackOptions) (*stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server listen: %w", err)
 	}
+	backend := "http://" + serverLn.Addr().String()
+	s := &stack{serverLn: serverLn.Addr().String(), pushCfg: o.Push, liveChart: o.LiveChartInterval}
+	if len(o.GatewayCommand) > 0 {
+		s.gwProc, s.WS, s.Callback, err = startGatewayProc(o.GatewayCommand, backend)
+		if err != nil {
+			serverLn.Close()
+			return nil, err
+		}
+		s.admin = strings.TrimSuffix(s.Callback, "/prod") + "/_wsgate/"
+	} else if err := s.startGatewayHere(api, backend); err != nil {
+		serverLn.Close()
+		return nil, err
+	}
+	if err := s.startServer(serverLn); err != nil {
+		s.stopGateway()
+		return nil, err
+	}
+	return s, nil
+}
+
+// startGatewayHere serves the gateway from this process on a free port.
+func (s *stack) startGatewayHere(api *cfn.API, backend string) error {
 	gwLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		serverLn.Close()
-		return nil, fmt.Errorf("gateway listen: %w", err)
+		return fmt.Errorf("gateway listen: %w", err)
 	}
-	backend, _ := url.Parse("http://" + serverLn.Addr().String())
-	gw, err := localgateway.New(localgateway.Config{
-		API: api, Stage: "prod", Backend: backend,
+	u, _ := url.Parse(backend)
+	s.gw, err = localgateway.New(localgateway.Config{
+		API: api, Stage: "prod", Backend: u,
 		Credentials: localgateway.Credentials{AccessKeyID: localAccessKey, SecretAccessKey: localSecretKey, Region: localRegion},
 		Client:      &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second}},
 	})
 	if err != nil {
-		serverLn.Close()
 		gwLn.Close()
-		return nil, err
+		return err
 	}
-	s := &stack{gw: gw, gwSrv: &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}, serverLn: serverLn.Addr().String(), pushCfg: o.Push, liveChart: o.LiveChartInterval}
-	s.WS, s.Callback = gw.URLs(gwLn)
+	s.gwSrv = &http.Server{Handler: s.gw, ReadHeaderTimeout: 10 * time.Second}
+	s.WS, s.Callback = s.gw.URLs(gwLn)
 	s.admin = "http://" + gwLn.Addr().String() + "/_wsgate/"
 	go func() { _ = s.gwSrv.Serve(gwLn) }()
-	if err := s.startServer(serverLn); err != nil {
-		s.gwSrv.Close()
-		return nil, err
+	return nil
+}
+
+// stopGateway closes every client socket (1001) and stops the gateway.
+func (s *stack) stopGateway() {
+	if s.gwProc != nil {
+		s.gwProc.stop()
+		return
 	}
-	return s, nil
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.gw.Shutdown(ctx)
+	_ = s.gwSrv.Close()
 }
 
 // newPusher returns a push client to the gateway configured like the stack's.
@@ -184,10 +217,9 @@ func (s *stack) restartServer() error {
 
 // close stops everything.
 func (s *stack) close() {
+	s.stopGateway()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = s.gw.Shutdown(ctx)
-	_ = s.gwSrv.Close()
 	_ = s.server.srv.Close()
 	_ = s.server.main.Close(ctx)
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -25,7 +26,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	var o bench.Options
 	var scenarios scenarioList
-	var list bool
+	var list, inProcess bool
 	fs.BoolVar(&o.Quick, "quick", false, "tiny sizes: every scenario in seconds (shape only, not figures)")
 	fs.Var(&scenarios, "scenario", "scenario to run, repeatable or comma-separated: "+strings.Join(bench.Names(), ", ")+
 		" (default: all but load and fault)")
@@ -34,6 +35,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.Clients, "clients", 0, "clients of the load run and of the fault run's restart drill (default: the scenario's)")
 	fs.DurationVar(&o.Duration, "duration", 0, "how long the load run sends (default: the scenario's)")
 	fs.BoolVar(&list, "list", false, "list the scenarios and exit")
+	fs.BoolVar(&inProcess, "in-process", false, "run the local gateway inside the bench process (limits N to the open-file limit / 2)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: wsgate bench [--quick] [--scenario NAME]... [--out DIR] [--clients N] [--duration D]")
 		fmt.Fprintln(stderr)
@@ -65,6 +67,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	o.Log = stdout
+	if !inProcess {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find the wsgate binary to run its gateway: %w", err)
+		}
+		o.GatewayCommand = []string{exe, "gateway"}
+	}
 	start := time.Now()
 	results, err := bench.Run(ctx, scenarios, o)
 	if len(results) > 0 {

@@ -20,7 +20,7 @@ import (
 func TestBenchQuickReportShape(t *testing.T) {
 	dir := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"bench", "--quick", "--out", dir}, &stdout, &stderr); code != 0 {
+	if code := run(context.Background(), []string{"bench", "--quick", "--in-process", "--out", dir}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	out := stdout.String()

@@ -102,7 +102,7 @@ type panicky struct {
 	N int
 }
 
-func (p *panicky) Explode() { var m map[string]int; m["x"]++ }
+func (p *panicky) Explode() { panic("unexpected state") }
 
 // On shutdown the health check turns 503, the listener closes, and queued pushes are
 // delivered before Serve returns.

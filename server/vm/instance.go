@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"reflect"
 	"runtime/debug"
 	"slices"
@@ -241,5 +240,3 @@ func (in *instance) callCtx(c Caller) context.Context {
 	}
 	return withCaller(ctx, c)
 }
-
-func (in *instance) logger() *slog.Logger { return in.rt.log.With("vmId", in.vmID) }

@@ -32,7 +32,7 @@ type FaultOptions struct {
 	Clients int
 	// Downtime is how long the server stays down (default 1s).
 	Downtime time.Duration
-	// Recover bounds the wait for every client to be live again (default 60s).
+	// Recover bounds the wait for every client to be live again (default 30s).
 	Recover time.Duration
 	// ReconnectDelays is the client's wait before each reconnection attempt, the last one
 	// repeating (default dotnetify's 2s, 5s, 10s).
@@ -60,7 +60,7 @@ func Fault(ctx context.Context, o FaultOptions) (*Result, error) {
 		o.Downtime = pick2(o.Quick, 200*time.Millisecond, time.Second)
 	}
 	if o.Recover == 0 {
-		o.Recover = pick2(o.Quick, 3*time.Second, 60*time.Second)
+		o.Recover = pick2(o.Quick, 3*time.Second, 30*time.Second)
 	}
 	if len(o.ReconnectDelays) == 0 {
 		o.ReconnectDelays = []time.Duration{2 * time.Second, 5 * time.Second, 10 * time.Second}

@@ -23,13 +23,13 @@ type LoadOptions struct {
 	// Clients is the number of WebSocket clients (default 1,000; the documented full run
 	// is 5,000).
 	Clients int
-	// Duration is how long the clients send (default 20s; the full run is 60s).
+	// Duration is how long the clients send (default 30s; the full run is 60s).
 	Duration time.Duration
 	// Group is the number of clients per source address, hence per SimpleList group
 	// (default 20).
 	Group int
 	// Every is each client's HelloWorld update period and each group's SimpleList add
-	// period (default 2s).
+	// period (default 1s).
 	Every time.Duration
 	// FaultRate is the fraction of @connections POSTs the gateway answers 429 (default 0.1;
 	// negative for none).
@@ -91,13 +91,13 @@ func Load(ctx context.Context, o LoadOptions) (*Result, error) {
 		o.Clients = pick2(o.Quick, 20, 1000)
 	}
 	if o.Duration == 0 {
-		o.Duration = pick2(o.Quick, 2*time.Second, 20*time.Second)
+		o.Duration = pick2(o.Quick, 2*time.Second, 30*time.Second)
 	}
 	if o.Group == 0 {
 		o.Group = pick2(o.Quick, 5, 20)
 	}
 	if o.Every == 0 {
-		o.Every = pick2(o.Quick, 500*time.Millisecond, 2*time.Second)
+		o.Every = pick2(o.Quick, 500*time.Millisecond, time.Second)
 	}
 	if o.FaultRate == 0 {
 		o.FaultRate = 0.1

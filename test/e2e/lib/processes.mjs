@@ -5,7 +5,7 @@
 // health check, never a fixed sleep.
 
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 
@@ -27,17 +27,43 @@ export function binary(name) {
   return file;
 }
 
-/** Returns a TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
+// The kernel hands out ephemeral ports (for port-0 listeners such as the
+// gateway, and for every outgoing connection) from this range. A port picked
+// here for a process started later must lie outside it, or the kernel may give
+// it to someone else in between.
+function ephemeralRange() {
+  try {
+    const [lo, hi] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    if (lo > 0 && hi >= lo) return [lo, hi];
+  } catch {
+    // Not Linux: use the IANA dynamic range.
+  }
+  return [49152, 65535];
+}
+
+function canListen(port) {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * Returns a TCP port, below the kernel's ephemeral range, that is free on
+ * 127.0.0.1 right now: for a process that must know its port before another
+ * one starts (the server, whose address the gateway needs first).
+ */
+export async function freePort() {
+  const [ephemeralLow] = ephemeralRange();
+  const low = 10_000;
+  const high = Math.max(low + 1000, ephemeralLow) - 1;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found between ${low} and ${high}`);
 }
 
 // Children still running when the test process exits (a crashed test, an

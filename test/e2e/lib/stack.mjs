@@ -84,9 +84,11 @@ export async function startServer({ port, callbackUrl, env = {} }) {
  * when a gateway or a server task is replaced.
  */
 export async function startStack({ template = defaultTemplate(), serverEnv = {} } = {}) {
+  // Both ports are picked outside the kernel's ephemeral range, so a
+  // restarted process gets its address back (see freePort).
   const serverPort = await freePort();
   const backend = `http://127.0.0.1:${serverPort}`;
-  const gateway = await startGateway({ backend, template });
+  const gateway = await startGateway({ backend, template, addr: `127.0.0.1:${await freePort()}` });
   let server;
   try {
     server = await startServer({ port: serverPort, callbackUrl: gateway.callbackUrl, env: serverEnv });

@@ -179,12 +179,13 @@ func runLogged(cmd *exec.Cmd, logPath string) error {
 	return fmt.Errorf("%s (full output in %s)", lastLine(buf.String(), err.Error()), logPath)
 }
 
-// lastLine returns the last line that is not a banner of '!' characters.
+// lastLine returns the last line that is not part of a "!!" banner (jsii
+// prints one about the Node.js version after every run).
 func lastLine(out, fallback string) string {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
 		l := strings.TrimSpace(lines[i])
-		if l != "" && strings.Trim(l, "! ") != "" {
+		if l != "" && !strings.HasPrefix(l, "!!") {
 			return l
 		}
 	}

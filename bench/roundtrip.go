@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -24,29 +25,37 @@ type RoundTripOptions struct {
 	Clients int
 	// Trips is the number of sequential round trips per client and round (default 10).
 	Trips int
-	// Rounds alternate the two paths; the best p50 of each counts (default 3, quick 1).
+	// Rounds alternate the two paths; the best p50 of each counts (default 2, quick 1).
 	Rounds int
+	// Interval is each client's pause between round trips (default 1s, quick 50ms): the
+	// clients offer Clients/Interval round trips per second, below what either path can
+	// carry, so the figures are latency rather than queueing behind a saturated machine.
+	Interval time.Duration
 	// GatewayCommand runs the local gateway as a process (see Options); empty: in process.
 	GatewayCommand []string
 }
 
 // RoundTrip measures update_vm → response_vm latency (HelloWorld: FirstName in, FullName
 // out) for concurrent clients through the local gateway and the server, against a raw
-// WebSocket echo server on the same machine with the same clients and frames. Goal: p50 at
-// most 4x the echo's.
+// WebSocket echo server on the same machine with the same clients, frames and pacing.
+// Goal: p50 at most 4x the echo's.
 func RoundTrip(ctx context.Context, o RoundTripOptions) (*Result, error) {
 	if o.Clients == 0 {
 		o.Clients = pick2(o.Quick, 20, 1000)
 	}
 	if o.Trips == 0 {
-		o.Trips = pick2(o.Quick, 5, 10)
+		o.Trips = pick2(o.Quick, 5, 5)
 	}
 	if o.Rounds == 0 {
-		o.Rounds = pick2(o.Quick, 1, 3)
+		o.Rounds = pick2(o.Quick, 1, 2)
+	}
+	if o.Interval == 0 {
+		o.Interval = pick2(o.Quick, 50*time.Millisecond, time.Second)
 	}
 	r := &Result{
-		Title:  fmt.Sprintf("Round trip: update_vm → response_vm, %d concurrent clients", o.Clients),
-		Params: map[string]any{"clients": o.Clients, "trips_per_client_and_round": o.Trips, "rounds": o.Rounds},
+		Title: fmt.Sprintf("Round trip: update_vm → response_vm, %d concurrent clients", o.Clients),
+		Params: map[string]any{"clients": o.Clients, "trips_per_client_and_round": o.Trips, "rounds": o.Rounds,
+			"interval_seconds": o.Interval.Seconds(), "offered_trips_per_sec": float64(o.Clients) / o.Interval.Seconds()},
 		Columns: []Column{
 			{Key: "p50_ms", Header: "p50 ms", Chart: true},
 			{Key: "p99_ms", Header: "p99 ms", Chart: true},
@@ -120,7 +129,11 @@ func measureTrips(ctx context.Context, url string, o RoundTripOptions, dotnetify
 	var wg sync.WaitGroup
 	for i, c := range clients {
 		wg.Go(func() {
+			time.Sleep(rand.N(o.Interval)) // spreads the clients' phases
 			for k := range o.Trips {
+				if k > 0 {
+					time.Sleep(o.Interval)
+				}
 				name := "c" + strconv.Itoa(i) + "t" + strconv.Itoa(k)
 				msg := updateVM("HelloWorldVM", `{"FirstName":"`+name+`"}`)
 				t0 := time.Now()

@@ -183,6 +183,9 @@ func pickStage(api *cfn.API, name string) (*cfn.Stage, error) {
 	if name == "" {
 		name = "prod"
 	}
+	if len(name) > 128 || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
+		return nil, fmt.Errorf("localgateway: stage name %q must be 1–128 characters of [A-Za-z0-9_-]", name)
+	}
 	return &cfn.Stage{Name: name, Variables: map[string]string{}, RouteSettings: map[string]cfn.RouteSettings{}}, nil
 }
 

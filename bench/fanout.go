@@ -25,7 +25,7 @@ type FanOutOptions struct {
 	Quick bool
 	// Sizes are the numbers of connections (default 1,000, 5,000 and 10,000).
 	Sizes []int
-	// Rounds per size and path; the best round counts (default 3).
+	// Rounds per size and path, alternating; the best round counts (default 5).
 	Rounds int
 	// Quota is the pacer's rate for the paced run at the largest size, in pushes/s.
 	// Default: half the unpaced rate measured at that size, rounded down to 100, at most
@@ -99,7 +99,7 @@ func FanOut(ctx context.Context, o FanOutOptions) (*Result, error) {
 		o.Sizes = pick2(o.Quick, []int{50}, []int{1000, 5000, 10000})
 	}
 	if o.Rounds == 0 {
-		o.Rounds = pick2(o.Quick, 1, 3)
+		o.Rounds = pick2(o.Quick, 1, 5)
 	}
 	if o.Concurrency == 0 {
 		o.Concurrency = 256

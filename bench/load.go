@@ -29,7 +29,8 @@ type LoadOptions struct {
 	// (default 20).
 	Group int
 	// Every is each client's HelloWorld update period and each group's SimpleList add
-	// period (default 1s).
+	// period (default: 1s, or Clients/1000 seconds when longer, so that the clients offer
+	// about 1,000 updates per second whatever their number).
 	Every time.Duration
 	// FaultRate is the fraction of @connections POSTs the gateway answers 429 (default 0.1;
 	// negative for none).
@@ -97,7 +98,7 @@ func Load(ctx context.Context, o LoadOptions) (*Result, error) {
 		o.Group = pick2(o.Quick, 5, 20)
 	}
 	if o.Every == 0 {
-		o.Every = pick2(o.Quick, 500*time.Millisecond, time.Second)
+		o.Every = pick2(o.Quick, 500*time.Millisecond, max(time.Second, time.Duration(o.Clients)*time.Second/1000))
 	}
 	if o.FaultRate == 0 {
 		o.FaultRate = 0.1

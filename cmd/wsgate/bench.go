@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -89,9 +90,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if o.Out != "" {
-		fmt.Fprintf(stdout, "results and charts in %s (%.0fs in all)\n", o.Out, time.Since(start).Seconds())
+		if err := writeSummary(o.Out, results); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "results, charts and summary.md in %s (%.0fs in all)\n", o.Out, time.Since(start).Seconds())
 	}
 	return nil
+}
+
+// writeSummary writes dir/summary.md, the Markdown tables of this run.
+func writeSummary(dir string, results []*bench.Result) error {
+	f, err := os.Create(filepath.Join(dir, "summary.md"))
+	if err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	if err := bench.WriteMarkdown(f, results); err != nil {
+		f.Close()
+		return fmt.Errorf("summary: %w", err)
+	}
+	return f.Close()
 }
 
 // scenarioList collects --scenario values.

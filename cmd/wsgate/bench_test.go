@@ -68,6 +68,15 @@ func TestBenchQuickReportShape(t *testing.T) {
 	if !strings.Contains(out, "summary\n") || !strings.Contains(out, " goals met\n") {
 		t.Errorf("no goal summary in:\n%s", out)
 	}
+	md, err := os.ReadFile(filepath.Join(dir, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range want {
+		if !strings.Contains(string(md), "### "+name+": ") {
+			t.Errorf("summary.md has no section for %s", name)
+		}
+	}
 }
 
 func readResult(t *testing.T, path string) bench.Result {

@@ -54,8 +54,9 @@ type conn struct {
 	connectedAt time.Time
 	sourceIP    string
 	userAgent   string
-	domainName  string       // Host the client connected to: $context.domainName
-	lastActive  atomic.Int64 // unix nanoseconds
+	domainName  string         // Host the client connected to: $context.domainName
+	authorizer  map[string]any // principalId and context from the $connect authorizer
+	lastActive  atomic.Int64   // unix nanoseconds
 	state       atomic.Int32
 
 	wmu sync.Mutex // serializes frame writes

@@ -74,10 +74,15 @@ func CredentialsFromEnv() Credentials {
 
 // Config configures a Gateway.
 type Config struct {
-	API         *cfn.API    // the WebSocket API to serve
-	Stage       string      // stage name; "" = the template's only stage, or "prod"
-	Backend     *url.URL    // base URL every integration URI is rewritten to (path kept)
-	Credentials Credentials // zero: CredentialsFromEnv()
+	API     *cfn.API // the WebSocket API to serve
+	Stage   string   // stage name; "" = the template's only stage, or "prod"
+	Backend *url.URL // base URL every integration URI is rewritten to (path kept)
+	// LambdaEndpoint serves the Lambda Invoke API (POST
+	// /2015-03-31/functions/{name}/invocations), e.g. `sam local
+	// start-lambda`; needed for AWS_PROXY and AWS integrations and
+	// REQUEST authorizers.
+	LambdaEndpoint *url.URL
+	Credentials    Credentials // zero: CredentialsFromEnv()
 
 	IdleTimeout        time.Duration // zero: 10 minutes
 	MaxConnectionTime  time.Duration // zero: 2 hours
@@ -127,7 +132,7 @@ func New(cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkRoutes(cfg.API); err != nil {
+	if err := checkRoutes(cfg.API, cfg.LambdaEndpoint != nil); err != nil {
 		return nil, err
 	}
 	g := &Gateway{
@@ -189,11 +194,18 @@ func pickStage(api *cfn.API, name string) (*cfn.Stage, error) {
 	return &cfn.Stage{Name: name, Variables: map[string]string{}, RouteSettings: map[string]cfn.RouteSettings{}}, nil
 }
 
-// checkRoutes refuses what the gateway cannot run, naming the route.
-func checkRoutes(api *cfn.API) error {
+// checkRoutes refuses what the gateway cannot run, naming the route: Lambda
+// functions without a Lambda endpoint.
+func checkRoutes(api *cfn.API, haveLambda bool) error {
+	if haveLambda {
+		return nil
+	}
 	for key, r := range api.Routes {
-		if r.AuthorizationType == "CUSTOM" {
-			return fmt.Errorf("localgateway: route %s (%s): Lambda authorizers (AuthorizationType CUSTOM) are not supported locally", key, r.ID)
+		if r.Authorizer != nil {
+			return fmt.Errorf("localgateway: route %s (%s): authorizer %s is Lambda function %s; give a Lambda endpoint (--lambda-endpoint, e.g. sam local start-lambda)", key, r.ID, r.Authorizer.ID, r.Authorizer.Function)
+		}
+		if in := r.Integration; in != nil && in.Function != "" {
+			return fmt.Errorf("localgateway: route %s (%s): %s integration %s calls Lambda function %s; give a Lambda endpoint (--lambda-endpoint, e.g. sam local start-lambda)", key, r.ID, in.Type, in.ID, in.Function)
 		}
 	}
 	return nil

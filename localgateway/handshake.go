@@ -77,6 +77,11 @@ func (g *Gateway) admit(c *conn, route *cfn.Route, ev *event, r *http.Request) (
 		}
 	}
 	g.register(c) // pending: @connections answers 410 until the 101
+	if route.Authorizer != nil {
+		if status := g.authorize(context.Background(), c, route.Authorizer, ev); status != 0 {
+			return status, ""
+		}
+	}
 	res, err := g.invoke(context.Background(), c, route, ev)
 	switch {
 	case errors.Is(err, errTimeout):

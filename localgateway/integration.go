@@ -82,6 +82,9 @@ func (g *Gateway) context(c *conn, ev *event) map[string]any {
 		m["disconnectStatusCode"] = ev.discCode
 		m["disconnectReason"] = ev.discReason
 	}
+	if c.authorizer != nil {
+		m["authorizer"] = authorizerContext(c.authorizer)
+	}
 	for k, v := range m {
 		if n, ok := v.(int64); ok {
 			m[k] = float64(n)
@@ -112,6 +115,10 @@ func (g *Gateway) invoke(ctx context.Context, c *conn, route *cfn.Route, ev *eve
 	switch in.Type {
 	case cfn.IntegrationMock:
 		res, err = g.mock(in, ev, vars)
+	case cfn.IntegrationAWSProxy:
+		res, err = g.lambdaProxy(ctx, c, in, ev)
+	case cfn.IntegrationAWS:
+		res, err = g.lambdaCustom(ctx, in, ev, vars)
 	default:
 		res, err = g.httpCall(ctx, c, route, in, ev, vars)
 	}
@@ -343,6 +350,12 @@ func dotted(v any, path string) string {
 // status (a /regex/ first, then $default) and renders its template, or
 // passes body through.
 func integrationResponse(in *cfn.Integration, res *result, vars map[string]any, body []byte) (*result, error) {
+	return integrationResponseBy(in, res, vars, body, strconv.Itoa(res.status))
+}
+
+// integrationResponseBy selects the integration response by key: the
+// status for HTTP and MOCK, the function's errorMessage for Lambda.
+func integrationResponseBy(in *cfn.Integration, res *result, vars map[string]any, body []byte, key string) (*result, error) {
 	status := strconv.Itoa(res.status)
 	var chosen *cfn.IntegrationResponse
 	for _, ir := range in.Responses {
@@ -353,7 +366,7 @@ func integrationResponse(in *cfn.Integration, res *result, vars map[string]any, 
 			continue
 		}
 		re, err := regexp.Compile("^(?:" + ir.Key[1:len(ir.Key)-1] + ")$")
-		if err == nil && re.MatchString(status) {
+		if err == nil && re.MatchString(key) {
 			chosen = ir
 			break
 		}
@@ -372,11 +385,11 @@ func integrationResponse(in *cfn.Integration, res *result, vars map[string]any, 
 		l, _ := selection.BodyLookup(body)
 		return l(strings.Replace(name, "integration.response.body", "request.body", 1))
 	}
-	key := "$default"
+	tplKey := "$default"
 	if chosen.TemplateSelectionExpression != "" {
-		key = selection.Evaluate(chosen.TemplateSelectionExpression, lookup)
+		tplKey = selection.Evaluate(chosen.TemplateSelectionExpression, lookup)
 	}
-	tpl, ok := chosen.ResponseTemplates[key]
+	tpl, ok := chosen.ResponseTemplates[tplKey]
 	if !ok {
 		if tpl, ok = chosen.ResponseTemplates["$default"]; !ok {
 			return res, nil

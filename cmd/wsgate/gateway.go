@@ -35,6 +35,7 @@ type gatewayOptions struct {
 	maxConnectionTime  time.Duration
 	integrationTimeout time.Duration
 	fault              string
+	lambdaEndpoint     string
 	accessLog          string
 	verbose            bool
 }
@@ -48,6 +49,7 @@ func (o *gatewayOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.integrationTimeout, "integration-timeout", 0, "cap every integration timeout (default: the template's, at most 29s)")
 	fs.StringVar(&o.fault, "fault", "", "inject @connections faults, e.g. status=429,rate=0.5,count=10,latency=200ms,methods=POST")
 	fs.StringVar(&o.accessLog, "access-log", "-", "file for access-log lines in the stage's format (- for stderr, empty to disable)")
+	fs.StringVar(&o.lambdaEndpoint, "lambda-endpoint", "", "Lambda Invoke API for AWS_PROXY/AWS integrations and authorizers, e.g. http://127.0.0.1:3001 (sam local start-lambda)")
 	fs.BoolVar(&o.verbose, "v", false, "print the execution log on stderr")
 }
 
@@ -101,6 +103,13 @@ func startGateway(o gatewayOptions, stderr io.Writer) (*runningGateway, error) {
 	cfg := localgateway.Config{
 		API: api, Stage: o.stage, Backend: backend, Credentials: creds,
 		IdleTimeout: o.idleTimeout, MaxConnectionTime: o.maxConnectionTime, IntegrationTimeout: o.integrationTimeout,
+	}
+	if o.lambdaEndpoint != "" {
+		u, err := url.Parse(o.lambdaEndpoint)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return nil, usageError{fmt.Sprintf("--lambda-endpoint %q: want an absolute URL such as http://127.0.0.1:3001", o.lambdaEndpoint)}
+		}
+		cfg.LambdaEndpoint = u
 	}
 	if o.fault != "" {
 		f, err := localgateway.ParseFault(o.fault)

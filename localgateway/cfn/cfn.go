@@ -34,7 +34,33 @@ const (
 	IntegrationHTTP      = "HTTP"
 	IntegrationHTTPProxy = "HTTP_PROXY"
 	IntegrationMock      = "MOCK"
+	IntegrationAWSProxy  = "AWS_PROXY" // Lambda proxy
+	IntegrationAWS       = "AWS"       // Lambda custom integration
 )
+
+// FunctionName returns the Lambda function a Lambda invocation URI
+// (…:lambda:path/2015-03-31/functions/ARN/invocations) calls: the name in
+// the function ARN, or the logical id when the ARN is the placeholder of a
+// Fn::GetAtt (SAM's local Lambda runs functions under their logical ids).
+func FunctionName(uri string) (string, bool) {
+	_, rest, ok := strings.Cut(uri, ":lambda:path/2015-03-31/functions/")
+	if !ok {
+		return "", false
+	}
+	fn, ok := strings.CutSuffix(rest, "/invocations")
+	if !ok || fn == "" {
+		return "", false
+	}
+	if strings.HasPrefix(fn, "<") && strings.HasSuffix(fn, ">") {
+		logical, _, _ := strings.Cut(fn[1:len(fn)-1], ".")
+		return logical, true
+	}
+	if _, name, ok := strings.Cut(fn, ":function:"); ok {
+		name, _, _ = strings.Cut(name, ":")
+		return name, name != ""
+	}
+	return fn, true
+}
 
 // DefaultTimeout is the integration timeout when TimeoutInMillis is unset.
 const DefaultTimeout = 29 * time.Second
@@ -90,6 +116,7 @@ type Integration struct {
 	RequestParameters           map[string]string // integration.request.… → source
 	Timeout                     time.Duration
 	Responses                   []*IntegrationResponse
+	Function                    string // Lambda function name (AWS_PROXY, AWS)
 }
 
 // IntegrationResponse is an AWS::ApiGatewayV2::IntegrationResponse.
@@ -105,6 +132,7 @@ type Authorizer struct {
 	ID             string
 	Type           string
 	URI            string
+	Function       string // Lambda function name
 	IdentitySource []string
 }
 
@@ -409,10 +437,16 @@ func (b *builder) integration(id string, p map[string]any) error {
 			return propError(id, "IntegrationUri", "required for %s integrations", in.Type)
 		}
 	case IntegrationMock:
+	case IntegrationAWSProxy, IntegrationAWS:
+		fn, ok := FunctionName(in.URI)
+		if !ok {
+			return propError(id, "IntegrationUri", "%q: of AWS services only Lambda functions (arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/ARN/invocations) run locally", in.URI)
+		}
+		in.Function = fn
 	case "":
 		return propError(id, "IntegrationType", "required")
 	default:
-		return propError(id, "IntegrationType", "%s is not supported by the local gateway (supported: HTTP, HTTP_PROXY, MOCK)", in.Type)
+		return propError(id, "IntegrationType", "%s is not supported by the local gateway (supported: HTTP, HTTP_PROXY, MOCK, AWS_PROXY and AWS with Lambda)", in.Type)
 	}
 	switch in.PassthroughBehavior {
 	case "WHEN_NO_MATCH", "NEVER", "WHEN_NO_TEMPLATES":
@@ -443,6 +477,14 @@ func (b *builder) authorizer(id string, p map[string]any) error {
 		return err
 	}
 	au := &Authorizer{ID: id, Type: str(p["AuthorizerType"]), URI: str(p["AuthorizerUri"])}
+	if au.Type != "REQUEST" {
+		return propError(id, "AuthorizerType", "%q: WebSocket APIs support REQUEST authorizers only", au.Type)
+	}
+	fn, ok := FunctionName(au.URI)
+	if !ok {
+		return propError(id, "AuthorizerUri", "%q is not a Lambda invocation URI", au.URI)
+	}
+	au.Function = fn
 	if l, ok := p["IdentitySource"].([]any); ok {
 		for _, s := range l {
 			au.IdentitySource = append(au.IdentitySource, str(s))

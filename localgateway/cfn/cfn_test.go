@@ -116,7 +116,7 @@ func TestMalformedTemplates(t *testing.T) {
 		"Resources:\n  Api: {Type: AWS::ApiGatewayV2::Api, Properties: {ProtocolType: WEBSOCKET}}":                                                         "resource Api, property RouteSelectionExpression: required for a WEBSOCKET API",
 		"Resources:\n" + api + "  R: {Type: AWS::ApiGatewayV2::Route, Properties: {ApiId: !Ref Api, RouteKey: $default, Target: integrations/Nope}}":       `resource R, property Target: "integrations/Nope" does not name an integration of this template`,
 		"Resources:\n" + api + "  R: {Type: AWS::ApiGatewayV2::Route, Properties: {ApiId: !Ref Api, RouteKey: $default, Target: foo}}":                     `resource R, property Target: "foo" must be integrations/<IntegrationId>`,
-		"Resources:\n" + api + "  I: {Type: AWS::ApiGatewayV2::Integration, Properties: {ApiId: !Ref Api, IntegrationType: AWS_PROXY, IntegrationUri: x}}": "resource I, property IntegrationType: AWS_PROXY is not supported by the local gateway (supported: HTTP, HTTP_PROXY, MOCK)",
+		"Resources:\n" + api + "  I: {Type: AWS::ApiGatewayV2::Integration, Properties: {ApiId: !Ref Api, IntegrationType: AWS_PROXY, IntegrationUri: x}}": `resource I, property IntegrationUri: "x": of AWS services only Lambda functions (arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/ARN/invocations) run locally`,
 		"Resources:\n" + api + "  I: {Type: AWS::ApiGatewayV2::Integration, Properties: {ApiId: !Ref Api, IntegrationType: MOCK, TimeoutInMillis: 40000}}": "resource I, property TimeoutInMillis: 40000 is outside 50–29000",
 		"Resources:\n" + api + "  I: {Type: AWS::ApiGatewayV2::Integration, Properties: {ApiId: !Ref Missing, IntegrationType: MOCK}}":                     "resource I: Ref Missing: no such parameter or resource",
 		"Resources:\n" + api + "  S: {Type: AWS::ApiGatewayV2::Stage, Properties: {ApiId: !Ref Api, StageName: 'a b'}}":                                    `resource S, property StageName: "a b" must be 1–128 characters of [A-Za-z0-9_-]`,
@@ -129,5 +129,21 @@ func TestMalformedTemplates(t *testing.T) {
 		if err == nil || err.Error() != want {
 			t.Errorf("Parse(%q)\n error %v\n want  %s", src, err, want)
 		}
+	}
+}
+
+func TestFunctionName(t *testing.T) {
+	cases := map[string]string{
+		"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:Chat/invocations":      "Chat",
+		"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:Chat:live/invocations": "Chat",
+		"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/<ChatFn12AB.Arn>/invocations":                                         "ChatFn12AB",
+	}
+	for uri, want := range cases {
+		if got, ok := FunctionName(uri); !ok || got != want {
+			t.Errorf("FunctionName(%q) = %q, %v; want %q", uri, got, ok, want)
+		}
+	}
+	if _, ok := FunctionName("arn:aws:apigateway:us-east-1:dynamodb:action/PutItem"); ok {
+		t.Error("a DynamoDB action is not a function")
 	}
 }

@@ -20,10 +20,9 @@ import (
 type LoadOptions struct {
 	// Quick runs 20 clients for 2 seconds.
 	Quick bool
-	// Clients is the number of WebSocket clients (default 1,000; the documented full run
-	// is 5,000).
+	// Clients is the number of WebSocket clients (default 5,000).
 	Clients int
-	// Duration is how long the clients send (default 30s; the full run is 60s).
+	// Duration is how long the clients send (default 60s).
 	Duration time.Duration
 	// Group is the number of clients per source address, hence per SimpleList group
 	// (default 20).
@@ -89,10 +88,10 @@ type loadTally struct {
 // reordered frames (goal 0/0/0) with the push client's retry counters.
 func Load(ctx context.Context, o LoadOptions) (*Result, error) {
 	if o.Clients == 0 {
-		o.Clients = pick2(o.Quick, 20, 1000)
+		o.Clients = pick2(o.Quick, 20, 5000)
 	}
 	if o.Duration == 0 {
-		o.Duration = pick2(o.Quick, 2*time.Second, 30*time.Second)
+		o.Duration = pick2(o.Quick, 2*time.Second, 60*time.Second)
 	}
 	if o.Group == 0 {
 		o.Group = pick2(o.Quick, 5, 20)

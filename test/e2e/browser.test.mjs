@@ -161,15 +161,24 @@ describe("demo page across a gateway outage", () => {
   test("the page shows reconnecting, comes back and is live again", async () => {
     const hello = await open("HelloWorld");
     const list = await open("SimpleList");
+    const chat = await open("ChatRoom");
     await hello.getByTestId("hello-fullname").filter({ hasText: /^Hello World$/ }).waitFor();
     await list.locator("[data-testid=list-table][data-count='7']").waitFor();
+    await chat.locator("[data-testid=chat-me][data-name=user1]").waitFor();
 
     await stack.stopGateway();
-    for (const p of [hello, list]) await p.locator("[data-testid=connection-state][data-state=reconnecting]").waitFor();
+    for (const p of [hello, list, chat]) await p.locator("[data-testid=connection-state][data-state=reconnecting]").waitFor();
     await screenshot(hello, "browser-outage-reconnecting");
     await stack.startGatewayAgain();
 
-    for (const p of [hello, list]) await connected(p, 2);
+    for (const p of [hello, list, chat]) await connected(p, 2);
+    // The chat page joins again on its new connection (the room, left empty,
+    // starts afresh), and the server takes its messages: it knows the user.
+    await chat.locator("[data-testid=chat-me][data-joins='2'][data-name=user1]").waitFor();
+    await chat.locator("[data-testid=chat-users][data-count='1']").waitFor();
+    await chat.getByTestId("chat-input").fill("back again");
+    await chat.getByTestId("chat-send").click();
+    await chat.getByTestId("chat-message").filter({ hasText: "back again" }).waitFor();
     await hello.getByTestId("hello-first").fill("Back");
     await hello.getByTestId("hello-fullname").filter({ hasText: /^Back World$/ }).waitFor();
     await list.getByTestId("list-new-name").fill("After Outage");

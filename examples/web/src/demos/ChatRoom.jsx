@@ -17,13 +17,19 @@ function liveVM() {
   return dotnetify.react.viewModels[vmId];
 }
 
+// Returns how many times the page has joined.
 function useJoinOnFullState(correlationId) {
+  const [joins, setJoins] = useState(0);
   useEffect(() => {
     return dotnetify.hub.responseEvent.subscribe((id, data) => {
-      if (id === vmId && Object.hasOwn(JSON.parse(data), "Users")) liveVM()?.$dispatch({ AddUser: correlationId });
+      if (id === vmId && Object.hasOwn(JSON.parse(data), "Users")) {
+        liveVM()?.$dispatch({ AddUser: correlationId });
+        setJoins((n) => n + 1);
+      }
       return false;
     });
   }, [correlationId]);
+  return joins;
 }
 
 /** ChatRoomVM: a room shared by every viewer; "name: text" whispers to one user. */
@@ -34,7 +40,7 @@ export default function ChatRoom() {
   const [text, setText] = useState("");
   const listEnd = useRef(null);
 
-  useJoinOnFullState(correlationId);
+  const joins = useJoinOnFullState(correlationId);
 
   // Leave before useConnect's own cleanup disposes the view model: layout
   // effect cleanups run before passive ones on unmount.
@@ -83,7 +89,7 @@ export default function ChatRoom() {
         </ul>
       </aside>
       <div className="card room">
-        <p className="hint" data-testid="chat-me" data-name={me?.Name ?? ""}>
+        <p className="hint" data-testid="chat-me" data-name={me?.Name ?? ""} data-joins={joins}>
           {me ? `You are ${me.Name}. ` : "Joining… "}Say "my name is …" to rename yourself, "name: …" to whisper.
         </p>
         <ol className="messages" data-testid="chat-messages" data-count={messages.length}>

@@ -106,9 +106,21 @@ type Gateway struct {
 	faults   *faults
 	access   *accessLog
 
-	mu    sync.RWMutex
-	conns map[string]*conn
-	wg    sync.WaitGroup // connection goroutines and $disconnect calls
+	mu      sync.RWMutex
+	conns   map[string]*conn
+	closing bool           // Shutdown has begun: no new connections
+	wg      sync.WaitGroup // handshakes, connection goroutines and $disconnect calls
+}
+
+// track counts a new handshake unless the gateway is shutting down.
+func (g *Gateway) track() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closing {
+		return false
+	}
+	g.wg.Add(1)
+	return true
 }
 
 // New checks the configuration against the API and returns a Gateway.
@@ -246,6 +258,9 @@ func (g *Gateway) connectionPath(path string) (string, bool) {
 // Shutdown closes every client socket with 1001 "Going away", as a
 // deployment does, and waits for their $disconnect calls or ctx.
 func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	g.closing = true
+	g.mu.Unlock()
 	g.DropAll()
 	done := make(chan struct{})
 	go func() {

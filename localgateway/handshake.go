@@ -24,6 +24,16 @@ func (g *Gateway) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUpgradeRequired, "BadRequestException", "Upgrade Required")
 		return
 	}
+	if !g.track() {
+		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailableException", "Service Unavailable")
+		return
+	}
+	handedOver := false // to the read loop, which ends the tracking
+	defer func() {
+		if !handedOver {
+			g.wg.Done()
+		}
+	}()
 	c := &conn{id: newID(), g: g, connectedAt: time.Now(), sourceIP: remoteIP(r), userAgent: r.Header.Get("User-Agent"), domainName: r.Host}
 	ev := &event{eventType: eventConnect, routeKey: "$connect", requestID: newID(), requestTime: c.connectedAt, connect: r, domainName: r.Host}
 	route := g.api.Routes["$connect"]
@@ -55,7 +65,7 @@ func (g *Gateway) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		c.r = io.MultiReader(bytes.NewReader(early), nc)
 	}
 	c.wmu.Unlock()
-	g.wg.Add(1)
+	handedOver = true
 	go c.readLoop()
 }
 

@@ -363,3 +363,7 @@ func httpClientGet(u string) (int, error) {
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
+
+func waitTimer() <-chan time.Time { return time.After(waitLimit) }
+
+func cfnParse(b []byte) ([]*cfn.API, error) { return cfn.Parse(b, cfn.Options{}) }

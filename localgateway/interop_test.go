@@ -50,13 +50,13 @@ func TestInteropAWSCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	common := []string{"apigatewaymanagementapi", "--endpoint-url", x.cb}
-	if _, err := awsCLI(t, testCreds.SecretAccessKey, append(common, "post-to-connection", "--connection-id", id, "--data", "fileb://"+dataFile)...); err != nil {
+	if _, err := awsCLI(t, testCreds.SecretAccessKey, append(common, "post-to-connection", "--connection-id="+id, "--data", "fileb://"+dataFile)...); err != nil {
 		t.Fatalf("post-to-connection: %v", err)
 	}
 	if got := read(t, c); got != `{"callType":"response_vm","vmId":"HelloWorldVM","data":"{}"}` {
 		t.Fatalf("frame %q", got)
 	}
-	out, err := awsCLI(t, testCreds.SecretAccessKey, append(common, "get-connection", "--connection-id", id)...)
+	out, err := awsCLI(t, testCreds.SecretAccessKey, append(common, "get-connection", "--connection-id="+id)...)
 	if err != nil {
 		t.Fatalf("get-connection: %v", err)
 	}
@@ -68,17 +68,17 @@ func TestInteropAWSCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &info); err != nil || info.Identity.SourceIp != "127.0.0.1" || info.ConnectedAt == "" || info.LastActiveAt == "" {
 		t.Fatalf("get-connection output %s (%v)", out, err)
 	}
-	if _, err := awsCLI(t, "wrong-secret", append(common, "post-to-connection", "--connection-id", id, "--data", "fileb://"+dataFile)...); err == nil ||
+	if _, err := awsCLI(t, "wrong-secret", append(common, "post-to-connection", "--connection-id="+id, "--data", "fileb://"+dataFile)...); err == nil ||
 		!strings.Contains(err.Error(), "InvalidSignatureException") {
 		t.Fatalf("wrong secret accepted or wrong error: %v", err)
 	}
-	if _, err := awsCLI(t, testCreds.SecretAccessKey, append(common, "delete-connection", "--connection-id", id)...); err != nil {
+	if _, err := awsCLI(t, testCreds.SecretAccessKey, append(common, "delete-connection", "--connection-id="+id)...); err != nil {
 		t.Fatalf("delete-connection: %v", err)
 	}
 	if code, _ := readClose(t, c); code != 1000 {
 		t.Fatalf("close %d", code)
 	}
-	if _, err := awsCLI(t, testCreds.SecretAccessKey, append(common, "get-connection", "--connection-id", id)...); err == nil || !strings.Contains(err.Error(), "GoneException") {
+	if _, err := awsCLI(t, testCreds.SecretAccessKey, append(common, "get-connection", "--connection-id="+id)...); err == nil || !strings.Contains(err.Error(), "GoneException") {
 		t.Fatalf("get-connection after delete: %v", err)
 	}
 }

@@ -167,7 +167,8 @@ func Names() []string {
 	return out
 }
 
-// Run runs the named scenarios (all default ones when names is empty) one after the other,
+// Run runs the named scenarios (the default ones when names is empty, every one for
+// "all") one after the other,
 // prints each table to o.Log and writes <name>.json and <name>.svg to o.Out. It stops at
 // the first failing scenario.
 func Run(ctx context.Context, names []string, o Options) ([]*Result, error) {
@@ -211,6 +212,9 @@ func pick(names []string) ([]Scenario, error) {
 	all := Scenarios()
 	if len(names) == 0 {
 		return slices.DeleteFunc(all, func(s Scenario) bool { return !s.Default }), nil
+	}
+	if len(names) == 1 && names[0] == "all" {
+		return all, nil
 	}
 	var out []Scenario
 	for _, n := range names {

@@ -68,7 +68,7 @@ func FormatNumber(v float64) string {
 		return "n/a"
 	case v == math.Trunc(v) && math.Abs(v) < 1e15:
 		return strconv.FormatInt(int64(v), 10)
-	case math.Abs(v) >= 1000:
+	case math.Abs(v) >= 100:
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	default:
 		return strconv.FormatFloat(v, 'g', 3, 64)

@@ -30,7 +30,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var list, inProcess bool
 	fs.BoolVar(&o.Quick, "quick", false, "tiny sizes: every scenario in seconds (shape only, not figures)")
 	fs.Var(&scenarios, "scenario", "scenario to run, repeatable or comma-separated: "+strings.Join(bench.Names(), ", ")+
-		" (default: all but load and fault)")
+		", or all (default: all but load and fault)")
 	fs.StringVar(&o.Out, "out", "bench-results", "directory for the JSON results and SVG charts (\"\" for none)")
 	fs.StringVar(&o.ServerBinary, "server-bin", "", "a built wsgate-server for the footprint scenario (default: build one with the go tool)")
 	fs.IntVar(&o.Clients, "clients", 0, "clients of the load run and of the fault run's restart drill (default: the scenario's)")

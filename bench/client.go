@@ -31,6 +31,7 @@ type wsClient struct {
 	onFrame atomic.Pointer[func(*wsClient, frame)]
 	done    chan struct{}
 	errors  atomic.Int64 // frames that are not response_vm (gateway error frames)
+	lastErr atomic.Value // string: the last such frame's message
 }
 
 // sourceAddr spreads clients over loopback source addresses, group clients per address,
@@ -73,9 +74,11 @@ func (c *wsClient) read() {
 			CallType string `json:"callType"`
 			VMID     string `json:"vmId"`
 			Data     string `json:"data"`
+			Message  string `json:"message"` // the gateway's error frames
 		}
 		if json.Unmarshal(data, &f) != nil || f.CallType != "response_vm" {
 			c.errors.Add(1)
+			c.lastErr.Store(f.Message)
 			continue
 		}
 		(*c.onFrame.Load())(c, frame{VMID: f.VMID, Data: []byte(f.Data), At: time.Now()})

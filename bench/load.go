@@ -75,9 +75,11 @@ type loadClient struct {
 	sent   atomic.Int64 // HelloWorld updates sent
 }
 
-// loadTally sums the checks over every client.
+// loadTally sums the checks over every client. Expected counts the answers to the
+// clients' own messages; produced counts what the view models sent, which is what must
+// arrive (an update the gateway refused produced nothing).
 type loadTally struct {
-	expected, delivered, lost, duplicated, reordered int
+	expected, produced, delivered, lost, duplicated, reordered int
 }
 
 // Load runs mixed demo traffic through the local gateway and server with a fraction of
@@ -131,10 +133,11 @@ func Load(ctx context.Context, o LoadOptions) (*Result, error) {
 	if err := st.setFault(ctx, nil); err != nil {
 		return nil, err
 	}
-	// Wait for the frames still in retry: until every client has everything, or 60s.
+	// Wait for the frames still in retry: until every frame produced arrived, or 60s.
 	settle := time.Now()
-	_ = waitFor(ctx, 60*time.Second, "every frame to arrive", func() bool { return tally(clients, adds, o.Group).lost == 0 })
-	t := tally(clients, adds, o.Group)
+	produced := func() int { return int(st.server.pusher.produced.Load()) }
+	_ = waitFor(ctx, 60*time.Second, "every frame to arrive", func() bool { return tally(clients, adds, produced()).lost == 0 })
+	t := tally(clients, adds, produced())
 	ps := st.server.main.Stats()
 	logf("sent %d HelloWorld updates and %d SimpleList adds; settled %s after the load", totalSent(clients), sum(adds), time.Since(settle).Round(time.Millisecond))
 	r := &Result{
@@ -142,7 +145,8 @@ func Load(ctx context.Context, o LoadOptions) (*Result, error) {
 		Params: map[string]any{"clients": o.Clients, "seconds": o.Duration.Seconds(), "group": o.Group, "every_seconds": o.Every.Seconds(),
 			"fault_rate": o.FaultRate},
 		Columns: []Column{
-			{Key: "expected", Header: "frames expected"},
+			{Key: "expected", Header: "answers expected"},
+			{Key: "produced", Header: "frames produced"},
 			{Key: "delivered", Header: "delivered", Chart: true},
 			{Key: "lost", Header: "lost", Chart: true},
 			{Key: "duplicated", Header: "duplicated", Chart: true},
@@ -150,14 +154,18 @@ func Load(ctx context.Context, o LoadOptions) (*Result, error) {
 		},
 	}
 	r.add("wsgate under 429 faults", RoleSubject, map[string]float64{
-		"expected": float64(t.expected), "delivered": float64(t.delivered), "lost": float64(t.lost),
+		"expected": float64(t.expected), "produced": float64(t.produced), "delivered": float64(t.delivered), "lost": float64(t.lost),
 		"duplicated": float64(t.duplicated), "reordered": float64(t.reordered),
 	})
 	r.Counters = map[string]float64{
 		"push_sent": float64(ps.Sent), "push_retried": float64(ps.Retried), "push_failed": float64(ps.Failed),
 		"push_gone": float64(ps.Gone), "push_dropped": float64(ps.Dropped),
-		"pushes_per_sec":      float64(ps.Sent) / o.Duration.Seconds(),
-		"client_error_frames": float64(errorFrames(clients)),
+		"pushes_per_sec":       float64(ps.Sent) / o.Duration.Seconds(),
+		"gateway_error_frames": float64(errorFrames(clients)),
+	}
+	if n := errorFrames(clients); n > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("the gateway refused %d client messages with an error frame (last message: %q), so their view models produced nothing for them: "+
+			"%d answers expected, %d frames produced and due", n, lastError(clients), t.expected, t.produced))
 	}
 	r.Goals = []Goal{
 		NewGoal("lost frames", float64(t.lost), "<=", 0, "frames"),
@@ -276,22 +284,31 @@ func drive(ctx context.Context, clients []*loadClient, o LoadOptions) []int {
 	return adds
 }
 
-// tally counts expected, delivered, lost, duplicated and reordered frames.
-func tally(clients []*loadClient, adds []int, group int) loadTally {
-	var t loadTally
+// tally counts the frames: expected answers, produced (all view-model frames, initial
+// states included), delivered (distinct frames every client got, initial states included),
+// lost = produced − delivered, duplicated and reordered.
+func tally(clients []*loadClient, adds []int, produced int) loadTally {
+	t := loadTally{produced: produced}
 	for _, lc := range clients {
 		lc.mu.Lock()
-		sent := int(lc.sent.Load())
-		want := sent + adds[lc.group]
-		got := len(lc.hello.seen) + len(lc.list.seen)
-		t.expected += want
-		t.delivered += got
-		t.lost += max(want-got, 0)
+		t.expected += int(lc.sent.Load()) + adds[lc.group]
+		t.delivered += lc.joined + len(lc.hello.seen) + len(lc.list.seen)
 		t.duplicated += lc.hello.duplicated + lc.list.duplicated
 		t.reordered += lc.hello.reordered + lc.list.reordered
 		lc.mu.Unlock()
 	}
+	t.lost = max(t.produced-t.delivered, 0)
 	return t
+}
+
+// lastError is the message of the last gateway error frame any client got.
+func lastError(clients []*loadClient) string {
+	for _, lc := range clients {
+		if s, ok := lc.c.lastErr.Load().(string); ok {
+			return s
+		}
+	}
+	return ""
 }
 
 func totalSent(clients []*loadClient) int {

@@ -57,10 +57,16 @@ type serverProc struct {
 }
 
 // switchSender lets a scenario swap the push client (e.g. for a paced one) under a
-// running runtime.
-type switchSender struct{ p atomic.Pointer[push.Client] }
+// running runtime, and counts the frames the view models produced.
+type switchSender struct {
+	p        atomic.Pointer[push.Client]
+	produced atomic.Int64
+}
 
-func (s *switchSender) Send(connID string, frame []byte) { s.p.Load().Send(connID, frame) }
+func (s *switchSender) Send(connID string, frame []byte) {
+	s.produced.Add(1)
+	s.p.Load().Send(connID, frame)
+}
 
 // stackOptions configure startStack.
 type stackOptions struct {

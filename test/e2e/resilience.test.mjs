@@ -1,6 +1,6 @@
 // Faults seen from the client: the gateway drops or loses every connection,
-// the server is replaced mid-session, and pushes are throttled with 429 for a
-// while. In each case the real dotnetify client must come back by itself
+// the server is replaced mid-session, and pushes are refused (429 throttling,
+// 500 errors) for a while. In each case the real dotnetify client must come back by itself
 // (reconnect, re-request its view models) and show live state, and no update
 // may be lost.
 
@@ -103,13 +103,13 @@ describe("the client comes back by itself", () => {
   });
 });
 
-describe("throttled pushes", () => {
-  test("pushes refused with 429 for a while are delivered later, in order", async () => {
+describe("refused pushes", () => {
+  for (const status of [429, 500]) test(`pushes refused with ${status} for a while are delivered later, in order`, async () => {
     const all = await twoClients();
     const lists = all.map(({ list }) => list);
     const names = ["Ada One", "Ben Two", "Cy Three", "Di Four", "Eve Five"];
 
-    await stack.throttlePushes(6);
+    await stack.refusePushes(6, status);
     for (const name of names) all[0].list.dispatch({ Add: name });
 
     // Every client gets every add, in the order the server made them.
@@ -124,9 +124,9 @@ describe("throttled pushes", () => {
         `${list.label()} has every added employee`,
       );
     }
-    // Nothing was torn down by the throttle: the same connections are live.
+    // Nothing was torn down by the refusals: the same connections are live.
     for (const { c } of all) assert.equal(c.connects, 1, `${c.name} kept its connection`);
-    await live(all, "Unthrottled");
+    await live(all, "Accepted");
 
     // The six refused pushes were retried, and nothing was given up on.
     const stats = await stack.stopServerForStats();

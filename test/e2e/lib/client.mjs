@@ -16,7 +16,7 @@ const require = createRequire(import.meta.url);
 const bundlePath = require.resolve("dotnetify/dist/dotnetify.js");
 
 /** How long a test waits for the client to reach an expected state. */
-export const waitTimeoutMs = 10_000;
+export const waitTimeoutMs = 20_000;
 
 globalThis.window ??= globalThis;
 

@@ -143,12 +143,12 @@ export async function startStack({ template = defaultTemplate(), serverEnv = {} 
       return body.dropped;
     },
 
-    /** Makes the gateway refuse the next count pushes (POSTs to @connections) with 429. */
-    async throttlePushes(count) {
-      await admin("POST", "faults", { status: 429, count, methods: ["POST"] });
+    /** Makes the gateway refuse the next count pushes (POSTs to @connections) with status (429 or 5xx). */
+    async refusePushes(count, status) {
+      await admin("POST", "faults", { status, count, methods: ["POST"] });
     },
 
-    /** Lifts any fault set with throttlePushes. */
+    /** Lifts any fault set with refusePushes. */
     async clearFaults() {
       await admin("DELETE", "faults");
     },

@@ -1,8 +1,8 @@
 // Faults seen from the client: the gateway drops or loses every connection,
 // the server is replaced mid-session, and pushes are refused (429 throttling,
-// 500 errors) for a while. In each case the real dotnetify client must come back by itself
-// (reconnect, re-request its view models) and show live state, and no update
-// may be lost.
+// 500 errors) for a while. In each case the real dotnetify client must come
+// back by itself (reconnect, re-request its view models) and show live state,
+// and no update may be lost.
 
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";

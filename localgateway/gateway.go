@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -212,7 +213,13 @@ func checkRoutes(api *cfn.API, haveLambda bool) error {
 	if haveLambda {
 		return nil
 	}
-	for key, r := range api.Routes {
+	keys := make([]string, 0, len(api.Routes))
+	for key := range api.Routes {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		r := api.Routes[key]
 		if r.Authorizer != nil {
 			return fmt.Errorf("localgateway: route %s (%s): authorizer %s is Lambda function %s; give a Lambda endpoint (--lambda-endpoint, e.g. sam local start-lambda)", key, r.ID, r.Authorizer.ID, r.Authorizer.Function)
 		}

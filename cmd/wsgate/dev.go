@@ -64,7 +64,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := os.Stat(filepath.Join(o.web, "index.html")); err != nil {
 		return fmt.Errorf("demo page not built (%s has no index.html): run scripts/build-web.sh", o.web)
 	}
-	// Claim the demo address first so a port in use fails before the slow steps.
+	// Claim both addresses first so a port in use fails before the slow steps.
+	if o.listener, err = localgateway.Listen(o.addr); err != nil {
+		return err
+	}
+	defer o.listener.Close()
 	demoListener, err := localgateway.Listen(o.demoAddr)
 	if err != nil {
 		return err

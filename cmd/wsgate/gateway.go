@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -36,6 +37,7 @@ type gatewayOptions struct {
 	integrationTimeout time.Duration
 	fault              string
 	lambdaEndpoint     string
+	listener           net.Listener // already listening on addr (wsgate dev claims it early)
 	accessLog          string
 	verbose            bool
 }
@@ -139,10 +141,12 @@ func startGateway(o gatewayOptions, stderr io.Writer) (*runningGateway, error) {
 		closeLog()
 		return nil, err
 	}
-	l, err := localgateway.Listen(o.addr)
-	if err != nil {
-		closeLog()
-		return nil, err
+	l := o.listener
+	if l == nil {
+		if l, err = localgateway.Listen(o.addr); err != nil {
+			closeLog()
+			return nil, err
+		}
 	}
 	rg := &runningGateway{gateway: g, server: &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}, done: make(chan error, 1), closeLog: closeLog}
 	rg.websocketURL, rg.callbackURL = g.URLs(l)

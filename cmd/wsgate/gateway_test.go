@@ -164,3 +164,42 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestDevPortInUseIsOneLine(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	web := t.TempDir()
+	os.WriteFile(filepath.Join(web, "index.html"), []byte("<html></html>"), 0o600)
+	for _, args := range [][]string{
+		{"dev", "--web", web, "--template", fixture, "--addr", busy.Addr().String()},
+		{"dev", "--web", web, "--template", fixture, "--addr", "127.0.0.1:0", "--demo-addr", busy.Addr().String()},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, &stdout, &stderr)
+		want := "wsgate dev: cannot listen on " + busy.Addr().String() + ": address already in use\n"
+		if code != 1 || stderr.String() != want {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
+		}
+	}
+}
+
+func TestDemoHandlerServesConfig(t *testing.T) {
+	web := t.TempDir()
+	os.WriteFile(filepath.Join(web, "index.html"), []byte("<html>demo</html>"), 0o600)
+	srv := httptest.NewServer(demoHandler(web, "ws://127.0.0.1:1234/prod"))
+	defer srv.Close()
+	for path, want := range map[string]string{"/config.json": `{"websocketUrl":"ws://127.0.0.1:1234/prod"}`, "/": "<html>demo</html>"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != want {
+			t.Errorf("%s: %q", path, body)
+		}
+	}
+}

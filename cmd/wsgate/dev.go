@@ -142,7 +142,7 @@ func synth(ctx context.Context, root string, stderr io.Writer) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "run", ".")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CDK_OUTDIR="+out, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1")
-	if err := runLogged(cmd, filepath.Join(root, ".cache", "wsgate-dev", "synth.log")); err != nil {
+	if err := runLogged(cmd, filepath.Join(root, ".cache", "wsgate-dev", "synth.log"), "synthesizing", stderr); err != nil {
 		return "", fmt.Errorf("synth failed: %v", err)
 	}
 	template := filepath.Join(out, stackName+".template.json")
@@ -160,21 +160,37 @@ func buildServer(ctx context.Context, root string, stderr io.Writer) (string, er
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, serverPackage)
 	cmd.Dir = root
-	if err := runLogged(cmd, filepath.Join(root, ".cache", "wsgate-dev", "build.log")); err != nil {
+	if err := runLogged(cmd, filepath.Join(root, ".cache", "wsgate-dev", "build.log"), "building", stderr); err != nil {
 		return "", fmt.Errorf("building the server failed: %v", err)
 	}
 	fmt.Fprintf(stderr, "==> built the server in %s\n", time.Since(start).Round(100*time.Millisecond))
 	return bin, nil
 }
 
-// runLogged runs cmd with its output in logPath; a failure is the last
-// meaningful output line plus where the full log is.
-func runLogged(cmd *exec.Cmd, logPath string) error {
+// runLogged runs cmd with its output in logPath, telling stderr every 10 s
+// that it is still at it; a failure is the last meaningful output line plus
+// where the full log is.
+func runLogged(cmd *exec.Cmd, logPath, doing string, stderr io.Writer) error {
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return err
 	}
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		start := time.Now()
+		tick := time.NewTicker(10 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				fmt.Fprintf(stderr, "    … still %s (%s)\n", doing, time.Since(start).Round(time.Second))
+			}
+		}
+	}()
 	err := cmd.Run()
 	_ = os.WriteFile(logPath, buf.Bytes(), 0o644)
 	if err == nil {

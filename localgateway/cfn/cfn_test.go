@@ -147,3 +147,15 @@ func TestFunctionName(t *testing.T) {
 		t.Error("a DynamoDB action is not a function")
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("Resources:\n  Api: {Type: AWS::ApiGatewayV2::Api, Properties: {ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.action}}\n"))
+	f.Add([]byte(`{"Resources":{"A":{"Type":"AWS::ApiGatewayV2::Api","Properties":{"Name":{"Fn::Sub":"${AWS::Region}-x"}}}}}`))
+	f.Add([]byte("Conditions:\n  C: !Equals [a, !Ref AWS::Region]\nResources:\n  R: {Type: AWS::ApiGatewayV2::Route, Condition: C}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		apis, err := Parse(data, Options{})
+		if err == nil && len(apis) == 0 {
+			t.Fatal("no error and no API")
+		}
+	})
+}

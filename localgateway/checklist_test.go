@@ -780,3 +780,29 @@ func TestChecklist45VPCLinkIsPlainHTTP(t *testing.T) {
 		t.Fatalf("VPC_LINK $default %v", body)
 	}
 }
+
+func TestPassthroughBehaviorAndContentHandling(t *testing.T) {
+	b := newBackend(t)
+	tp := newTemplate().
+		route("Never", "never", props{"IntegrationType": "HTTP", "IntegrationUri": "http://nlb/never", "PassthroughBehavior": "NEVER",
+			"TemplateSelectionExpression": "${request.body.kind}", "RequestTemplates": map[string]string{"known": "templated"}}, false).
+		route("Binary", "$default", props{"IntegrationType": "HTTP_PROXY", "IntegrationMethod": "POST", "IntegrationUri": "http://nlb/bin", "ContentHandlingStrategy": "CONVERT_TO_BINARY"}, false)
+	x := startGateway(t, tp.bytes(), b.srv.URL, nil)
+	c := dial(t, x.ws, nil)
+	send(t, c, `{"action":"never","kind":"known"}`)
+	if r := b.next(t); r.Body != "templated" {
+		t.Fatalf("matching template: %q", r.Body)
+	}
+	send(t, c, `{"action":"never","kind":"other"}`)
+	if m := frameRE.FindStringSubmatch(read(t, c)); m == nil || m[1] != "Unsupported Media Type" {
+		t.Fatalf("NEVER without a template: %v", m)
+	}
+	send(t, c, "AAEC/w==")
+	if r := b.next(t); r.Body != "\x00\x01\x02\xff" {
+		t.Fatalf("CONVERT_TO_BINARY body %q", r.Body)
+	}
+	send(t, c, "not base64!")
+	if m := frameRE.FindStringSubmatch(read(t, c)); m == nil || m[1] != "Internal server error" {
+		t.Fatalf("bad base64: %v", m)
+	}
+}

@@ -3,6 +3,7 @@ package localgateway
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,9 +161,22 @@ func requestBody(in *cfn.Integration, ev *event, vars map[string]any) ([]byte, e
 			in.PassthroughBehavior == "WHEN_NO_TEMPLATES" && len(in.RequestTemplates) > 0:
 			return nil, errNoTemplate
 		}
-		return ev.body, nil
+		return passthrough(in, ev.body)
 	}
 	return render(tpl, vars)
+}
+
+// passthrough is the body sent unchanged, except that CONVERT_TO_BINARY
+// decodes the base64 text clients must send instead of binary frames.
+func passthrough(in *cfn.Integration, body []byte) ([]byte, error) {
+	if in.ContentHandlingStrategy != "CONVERT_TO_BINARY" || len(body) == 0 {
+		return body, nil
+	}
+	out, err := base64.StdEncoding.DecodeString(string(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: CONVERT_TO_BINARY: the message is not base64: %v", errIntegration, err)
+	}
+	return out, nil
 }
 
 func render(src string, vars map[string]any) ([]byte, error) {
@@ -232,8 +246,11 @@ func (g *Gateway) httpCall(ctx context.Context, c *conn, route *cfn.Route, in *c
 	}
 	var body []byte
 	if in.Type == cfn.IntegrationHTTPProxy {
-		body = ev.body // $connect and $disconnect have none
-	} else if body, err = requestBody(in, ev, vars); err != nil {
+		body, err = passthrough(in, ev.body) // $connect and $disconnect have none
+	} else {
+		body, err = requestBody(in, ev, vars)
+	}
+	if err != nil {
 		return nil, err
 	}
 	method := in.Method

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { launchChromium, openPage, screenshot } from "./lib/browser.mjs";
 import { servePage } from "./lib/page.mjs";
+import { freePort } from "./lib/processes.mjs";
 import { startStack } from "./lib/stack.mjs";
 
 let browser;
@@ -187,7 +188,7 @@ describe("demo page across a gateway outage", () => {
     await screenshot(hello, "browser-outage-back");
 
     for (const p of pages.splice(0)) {
-      assert.deepEqual(p.pageErrors.filter((e) => !/websocket error attempting to connect/.test(e)), []);
+      assert.deepEqual(p.pageErrors, [], "uncaught errors in the page");
       await p.context().close();
     }
   });
@@ -211,6 +212,25 @@ describe("where the page finds its WebSocket URL", () => {
       await page.locator("[data-testid=connection-state][data-state=connected]").waitFor();
       assert.equal(await page.getByTestId("websocket-url").textContent(), stack.websocketUrl);
       await page.getByTestId("hello-fullname").filter({ hasText: /^Hello World$/ }).waitFor();
+    } finally {
+      await page.context().close();
+      await served.close();
+    }
+  });
+
+  test("an unreachable gateway leaves the page connecting, with the reason, and no uncaught errors", async () => {
+    const url = `ws://127.0.0.1:${await freePort()}/prod`;
+    const served = await servePage(url);
+    const page = await openPage(browser, `${served.url}#/HelloWorld`);
+    try {
+      const badge = page.getByTestId("connection-state");
+      await page.waitForFunction(
+        (want) => document.querySelector("[data-testid=connection-state]")?.title === want,
+        `websocket error attempting to connect to ${url}`,
+      );
+      assert.equal(await badge.getAttribute("data-state"), "connecting");
+      assert.equal(await badge.getAttribute("data-connects"), "0");
+      assert.deepEqual(page.pageErrors, []);
     } finally {
       await page.context().close();
       await served.close();

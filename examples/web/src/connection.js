@@ -32,10 +32,19 @@ function onHubState(state, exception) {
   }
 }
 
+// dotnetify's WebSocket hub reports each failed connection attempt to the
+// state handler and then also throws it from inside the socket's error
+// listener, where nothing can catch it. The badge already shows the failure,
+// so that second, uncaught copy is silenced; every other error still surfaces.
+function silenceHubConnectionErrors(event) {
+  if (event.error?.type === "DotNetifyHubException") event.preventDefault();
+}
+
 /** Points dotnetify at the stage's WebSocket URL; call once, before any view model connects. */
 export function startHub(url) {
   dotnetify.hub = dotnetify.createWebSocketHub(url);
   dotnetify.connectionStateHandler = onHubState;
+  window.addEventListener("error", silenceHubConnectionErrors);
 }
 
 /** The hub's connection state: {state, connects, lastError}. */

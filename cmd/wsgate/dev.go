@@ -176,6 +176,10 @@ func runLogged(cmd *exec.Cmd, logPath, doing string, stderr io.Writer) error {
 	}
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
+	// go run and go build start children of their own (the compiled app,
+	// jsii's node): on Ctrl-C the whole process group goes.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	done := make(chan struct{})
 	defer close(done)
 	go func() {

@@ -232,28 +232,40 @@ func pacedRun(ctx context.Context, st *stack, fc *fanClients, r *Result, o FanOu
 	defer paced.Close(context.Background())
 	main := st.server.pusher.p.Swap(paced)
 	defer st.server.pusher.p.Store(main)
-	*seq++
-	rd := &fanRound{seq: *seq, want: int64(maxN), done: make(chan struct{})}
-	fc.cur.Store(rd)
-	t0 := time.Now()
-	if err := st.publish(*seq); err != nil {
-		return err
+	// Several paced rounds; the fastest counts: a round the rest of the machine slowed
+	// down can only come out slower, while a pacer that lets too much through shows in
+	// every round.
+	var achieved float64
+	var elapsed time.Duration
+	missed := int64(0)
+	for round := range pick2(o.Quick, 1, 3) {
+		*seq++
+		rd := &fanRound{seq: *seq, want: int64(maxN), done: make(chan struct{})}
+		fc.cur.Store(rd)
+		t0 := time.Now()
+		if err := st.publish(*seq); err != nil {
+			return err
+		}
+		select {
+		case <-rd.done:
+		case <-time.After(time.Duration(float64(maxN)/q*float64(time.Second)) + 30*time.Second):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := paced.Flush(ctx); err != nil {
+			return err
+		}
+		got := rd.got.Load()
+		missed += int64(maxN) - got
+		// got deliveries span got-1 intervals of the bucket, from the first to the last.
+		rate := float64(got-1) / time.Duration(rd.last.Load()-rd.first.Load()).Seconds()
+		took := time.Duration(rd.last.Load() - t0.UnixNano())
+		logf("paced at %g/s (burst %d), round %d: %d deliveries in %s = %.0f/s", q, burst, round+1, got, took.Round(time.Millisecond), rate)
+		if rate > achieved {
+			achieved, elapsed = rate, took
+		}
 	}
-	select {
-	case <-rd.done:
-	case <-time.After(time.Duration(float64(maxN)/q*float64(time.Second)) + 30*time.Second):
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if err := paced.Flush(ctx); err != nil {
-		return err
-	}
-	got := rd.got.Load()
-	elapsed := time.Duration(rd.last.Load() - t0.UnixNano())
-	// got deliveries span got-1 intervals of the bucket, from the first to the last.
-	achieved := float64(got-1) / time.Duration(rd.last.Load()-rd.first.Load()).Seconds()
 	ps := paced.Stats()
-	logf("paced at %g/s (burst %d): %d deliveries in %s = %.0f/s", q, burst, got, elapsed.Round(time.Millisecond), achieved)
 	r.add(fmt.Sprintf("wsgate push paced at %g/s, N=%d", q, maxN), RoleSubject, map[string]float64{
 		"connections": float64(maxN), "pushes_per_sec": achieved, "last_delivery_ms": float64(elapsed.Microseconds()) / 1e3,
 	})
@@ -261,7 +273,7 @@ func pacedRun(ctx context.Context, st *stack, fc *fanClients, r *Result, o FanOu
 	r.Goals = append(r.Goals,
 		NewGoal(fmt.Sprintf("paced rate vs quota %g/s (within 5%%)", q), achieved/q, "<=", 1.05, "x"),
 		NewGoal(fmt.Sprintf("paced rate vs quota %g/s (at least 95%%)", q), achieved/q, ">=", 0.95, "x"),
-		NewGoal("paced run: connections that missed the change", float64(int64(maxN)-got)+float64(ps.Failed+ps.Dropped), "<=", 0, "frames"))
+		NewGoal("paced runs: changes missed, failed or dropped", float64(missed)+float64(ps.Failed+ps.Dropped), "<=", 0, "frames"))
 	return nil
 }
 

@@ -438,6 +438,11 @@ func TestChecklist29IntegrationTimeout(t *testing.T) {
 	if m := frameRE.FindStringSubmatch(got); m == nil || m[1] != "Endpoint request timed out" {
 		t.Fatalf("frame %q", got)
 	}
+	// A $connect that times out refuses the handshake with 504.
+	y := startGateway(t, dotnetifyTemplate().bytes(), b.srv.URL, func(c *Config) { c.IntegrationTimeout = 100 * time.Millisecond })
+	if got := dialStatus(t, y.ws, nil); got != http.StatusGatewayTimeout {
+		t.Fatalf("$connect timeout: %d", got)
+	}
 }
 
 func TestChecklist30FrameAndMessageLimitsClose1009(t *testing.T) {

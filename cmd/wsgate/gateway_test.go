@@ -203,3 +203,19 @@ func TestDemoHandlerServesConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestSynthFailureIsOneLine(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "go.mod"), []byte("module github.com/wsgate/wsgate\n\ngo 1.26\n"), 0o600)
+	os.WriteFile(filepath.Join(root, "main.go"), []byte("package main\n\nfunc main() { undefinedCall() }\n"), 0o600)
+	var progress bytes.Buffer
+	_, err := synth(context.Background(), root, &progress)
+	log := filepath.Join(root, ".cache", "wsgate-dev", "synth.log")
+	want := "synth failed: ./main.go:3:15: undefined: undefinedCall (full output in " + log + ")"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	if !strings.HasPrefix(progress.String(), "==> synthesizing WsgateStack") {
+		t.Fatalf("progress %q", progress.String())
+	}
+}

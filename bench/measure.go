@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"slices"
 	"syscall"
 	"time"
 )
@@ -47,33 +46,6 @@ func measure(n int, fn func(n int) error) (cost, error) {
 		return cost{}, err
 	}
 	return cost{N: n, Wall: wall, CPU: cpu1 - cpu0, Allocs: m1.Mallocs - m0.Mallocs, AllocBytes: m1.TotalAlloc - m0.TotalAlloc}, nil
-}
-
-// measureBest calibrates n so one run takes about target, then keeps the cheapest CPU of
-// rounds runs (the least disturbed by the rest of the machine).
-func measureBest(target time.Duration, rounds int, fn func(n int) error) (cost, error) {
-	n := 16
-	for {
-		c, err := measure(n, fn)
-		if err != nil {
-			return cost{}, err
-		}
-		if c.Wall >= target/4 || n >= 1<<24 {
-			n = int(float64(n) * float64(target) / float64(max(c.Wall, time.Microsecond)))
-			n = max(n, 16)
-			break
-		}
-		n *= 4
-	}
-	var runs []cost
-	for range rounds {
-		c, err := measure(n, fn)
-		if err != nil {
-			return cost{}, err
-		}
-		runs = append(runs, c)
-	}
-	return slices.MinFunc(runs, func(a, b cost) int { return int(a.CPU/time.Duration(a.N) - b.CPU/time.Duration(b.N)) }), nil
 }
 
 // processCPU is the user plus system time the process used so far.

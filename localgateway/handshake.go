@@ -3,6 +3,7 @@ package localgateway
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -22,6 +23,16 @@ import (
 func (g *Gateway) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	if !isUpgrade(r) {
 		writeError(w, http.StatusUpgradeRequired, "BadRequestException", "Upgrade Required")
+		return
+	}
+	// A handshake the upgrade would refuse must not run $connect first.
+	if r.Header.Get("Sec-WebSocket-Version") != "13" {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		writeError(w, http.StatusUpgradeRequired, "BadRequestException", "Unsupported WebSocket version")
+		return
+	}
+	if key, err := base64.StdEncoding.DecodeString(r.Header.Get("Sec-WebSocket-Key")); err != nil || len(key) != 16 {
+		writeError(w, http.StatusBadRequest, "BadRequestException", "Invalid Sec-WebSocket-Key")
 		return
 	}
 	if !g.track() {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -197,6 +198,28 @@ func TestBadInputUnknownConnectionAndPaths(t *testing.T) {
 	plain, err := httpGet(x.ws)
 	if err != nil || plain != 426 {
 		t.Errorf("plain GET on the stage: %d %v", plain, err)
+	}
+	for name, h := range map[string]http.Header{
+		"version 8": {"Sec-Websocket-Version": {"8"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}},
+		"short key": {"Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"c2hvcnQ="}},
+	} {
+		req, _ := http.NewRequest("GET", "http"+strings.TrimPrefix(x.ws, "ws"), nil)
+		req.Header = h
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := map[string]int{"version 8": 426, "short key": 400}[name]; resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", name, resp.StatusCode, want)
+		}
+	}
+	select {
+	case r := <-b.reqs:
+		t.Fatalf("a refused handshake ran $connect: %s", r.Path)
+	default:
 	}
 	// A connection that got closed is gone.
 	c, id := connectID(t, x, b)

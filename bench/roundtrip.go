@@ -68,6 +68,11 @@ func RoundTrip(ctx context.Context, o RoundTripOptions) (*Result, error) {
 		return nil, err
 	}
 	defer stopEcho()
+	relayURL, stopRelay, err := startRelay()
+	if err != nil {
+		return nil, err
+	}
+	defer stopRelay()
 	st, err := startStack(stackOptions{Push: push.Config{}, GatewayCommand: o.GatewayCommand})
 	if err != nil {
 		return nil, err
@@ -75,11 +80,18 @@ func RoundTrip(ctx context.Context, o RoundTripOptions) (*Result, error) {
 	defer st.close()
 	// Interleaved rounds, the best p50 of each path kept, so that a burst of noise from
 	// the rest of the machine hits both alike.
-	var echo, got map[string]float64
+	var echo, relayed, got map[string]float64
 	for round := range o.Rounds {
 		e, err := measureTrips(ctx, echoURL, o, false)
 		if err != nil {
 			return nil, fmt.Errorf("raw WebSocket echo, round %d: %w", round+1, err)
+		}
+		rel, err := measureTrips(ctx, relayURL, o, false)
+		if err != nil {
+			return nil, fmt.Errorf("two-hop HTTP relay, round %d: %w", round+1, err)
+		}
+		if relayed == nil || rel["p50_ms"] < relayed["p50_ms"] {
+			relayed = rel
 		}
 		g, err := measureTrips(ctx, st.WS, o, true)
 		if err != nil {
@@ -93,9 +105,12 @@ func RoundTrip(ctx context.Context, o RoundTripOptions) (*Result, error) {
 		}
 	}
 	r.add("raw WebSocket echo (gorilla)", RoleBaseline, echo)
+	r.add("two-hop HTTP relay, unsigned (architecture floor)", RoleReference, relayed)
 	r.add("wsgate: gateway + server + @connections", RoleSubject, got)
 	r.Goals = []Goal{NewGoal("round-trip p50 vs raw WebSocket echo", ratio(got["p50_ms"], echo["p50_ms"]), "<=", 4, "x")}
-	r.Notes = append(r.Notes, fmt.Sprintf("p99 is %.2fx the echo's (no goal)", ratio(got["p99_ms"], echo["p99_ms"])))
+	r.Notes = append(r.Notes, fmt.Sprintf("p99 is %.2fx the echo's (no goal)", ratio(got["p99_ms"], echo["p99_ms"])),
+		fmt.Sprintf("p50 is %.2fx, p99 %.2fx a bare two-hop HTTP relay's (WebSocket → HTTP POST to a backend → HTTP POST back → WebSocket, unsigned, one process): the architecture's own floor; the relay is %.2fx the echo",
+			ratio(got["p50_ms"], relayed["p50_ms"]), ratio(got["p99_ms"], relayed["p99_ms"]), ratio(relayed["p50_ms"], echo["p50_ms"])))
 	return r, nil
 }
 

@@ -35,17 +35,18 @@ var stackTemplate []byte
 // the integration server (view-model runtime, push client), wired by the same contracts
 // as `wsgate dev`: template, stage, local credentials, integration paths.
 type stack struct {
-	gw        *localgateway.Gateway // in-process gateway, or nil
-	gwSrv     *http.Server
-	gwProc    *gatewayProc // gateway process, or nil
-	WS        string       // ws://127.0.0.1:PORT/prod
-	Callback  string       // http://127.0.0.1:PORT/prod
-	admin     string       // http://127.0.0.1:PORT/_wsgate/
-	serverLn  string       // the server's address, kept across restarts
-	server    *serverProc
-	feed      atomic.Pointer[feedVM]
-	pushCfg   push.Config
-	liveChart time.Duration
+	gw         *localgateway.Gateway // in-process gateway, or nil
+	gwSrv      *http.Server
+	gwProc     *gatewayProc // gateway process, or nil
+	WS         string       // ws://127.0.0.1:PORT/prod
+	Callback   string       // http://127.0.0.1:PORT/prod
+	admin      string       // http://127.0.0.1:PORT/_wsgate/
+	serverLn   string       // the server's address, kept across restarts
+	server     *serverProc
+	feed       atomic.Pointer[feedVM]
+	pushCfg    push.Config
+	liveChart  time.Duration
+	transports []*http.Transport // of every push client made, closed at the end
 }
 
 // serverProc is one life of the integration server.
@@ -163,6 +164,12 @@ func (s *stack) newPusher(cfg push.Config, onGone func(string)) (*push.Client, e
 	if cfg.Logger == nil {
 		cfg.Logger = discardLogger()
 	}
+	// The push client's own transport, the way push.New builds it by default, kept so that
+	// close can drop its idle connections: a connection dialled but never used counts as
+	// active in the gateway's graceful shutdown for 5 seconds.
+	tr := push.NewTransport(max(cfg.Concurrency, 256))
+	cfg.HTTPClient = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	s.transports = append(s.transports, tr)
 	return push.New(cfg)
 }
 
@@ -221,13 +228,16 @@ func (s *stack) restartServer() error {
 	return s.startServer(ln)
 }
 
-// close stops everything.
+// close stops everything: the server first (nothing left to push), then the gateway.
 func (s *stack) close() {
-	s.stopGateway()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	_ = s.server.srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
 	_ = s.server.main.Close(ctx)
+	for _, tr := range s.transports {
+		tr.CloseIdleConnections()
+	}
+	s.stopGateway()
 }
 
 // setFault sets (or with nil clears) the gateway's @connections fault injection through

@@ -11,11 +11,11 @@ import (
 // measurement, coloured by role), then one panel with every goal's measured value against
 // its target.
 func Chart(r *Result) string {
-	const width, labelW, barH, gap, panelGap = 900, 300, 18, 6, 34
+	const width, labelW, barH, gap, panelGap = 960, 360, 18, 6, 34
 	var body strings.Builder
 	y := 40
 	for _, c := range r.Columns {
-		if !c.Chart {
+		if !c.Chart || !charted(r, c.Key) {
 			continue
 		}
 		y = chartPanel(&body, r, c, y, width, labelW, barH, gap) + panelGap
@@ -30,6 +30,16 @@ func Chart(r *Result) string {
 	out.WriteString(body.String())
 	out.WriteString("</svg>\n")
 	return out.String()
+}
+
+// charted reports whether some measurement has a finite value for key.
+func charted(r *Result, key string) bool {
+	for _, m := range r.Measurements {
+		if v, ok := m.Metrics[key]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+			return true
+		}
+	}
+	return false
 }
 
 var roleColour = map[string]string{RoleSubject: "#2b6cb0", RoleBaseline: "#a0aec0", RoleReference: "#dd6b20"}
@@ -50,7 +60,7 @@ func chartPanel(b *strings.Builder, r *Result, c Column, y, width, labelW, barH,
 			continue
 		}
 		w := int(math.Max(v*scale, 1))
-		fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW-8, y+barH-5, html.EscapeString(m.Name))
+		fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW-8, y+barH-5, html.EscapeString(shorten(m.Name, 54)))
 		fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`, labelW, y, w, barH, roleColour[m.Role])
 		fmt.Fprintf(b, `<text x="%d" y="%d">%s</text>`+"\n", labelW+w+6, y+barH-5, FormatNumber(v))
 		y += barH + gap
@@ -66,7 +76,7 @@ func goalPanel(b *strings.Builder, goals []Goal, y, width, labelW, barH, gap int
 		if math.IsNaN(peak) || math.IsInf(peak, 0) || peak == 0 {
 			peak = 1
 		}
-		scale := float64(width-labelW-200) / peak
+		scale := float64(width-labelW-270) / peak
 		colour := "#38a169"
 		if !g.Met {
 			colour = "#e53e3e"
@@ -75,11 +85,11 @@ func goalPanel(b *strings.Builder, goals []Goal, y, width, labelW, barH, gap int
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			v = 0
 		}
-		fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW-8, y+barH-5, html.EscapeString(shorten(g.Name, 46)))
+		fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW-8, y+barH-5, html.EscapeString(shorten(g.Name, 54)))
 		fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`, labelW, y, int(math.Max(v*scale, 1)), barH, colour)
 		tx := labelW + int(g.Target*scale)
 		fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black" stroke-width="2"/>`, tx, y-2, tx, y+barH+2)
-		fmt.Fprintf(b, `<text x="%d" y="%d">%s</text>`+"\n", width-190, y+barH-5, html.EscapeString(g.Describe()))
+		fmt.Fprintf(b, `<text x="%d" y="%d">%s</text>`+"\n", width-260, y+barH-5, html.EscapeString(g.Describe()))
 		y += barH + gap
 	}
 	return y

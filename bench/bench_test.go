@@ -145,3 +145,22 @@ func TestPercentile(t *testing.T) {
 		t.Errorf("percentiles: %v %v %v", percentile(d, 50), percentile(d, 99), percentile(d, 100))
 	}
 }
+
+// The restart drill measures recovery once something closes the clients' sockets: here the
+// gateway drops them all after the restart, the clients reconnect, re-request their view
+// models and answer their probes.
+func TestRestartDrillMeasuresRecovery(t *testing.T) {
+	r := &Result{Counters: map[string]float64{}}
+	o := FaultOptions{Clients: 5, Downtime: 10 * time.Millisecond, Recover: 10 * time.Second,
+		ReconnectDelays: []time.Duration{20 * time.Millisecond},
+		afterRestart:    func(st *stack) { st.gw.DropAll() }}
+	if err := restartDrill(context.Background(), r, o); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Measurements) != 1 || r.Measurements[0].Metrics["live"] != 5 || r.Measurements[0].Metrics["seconds_to_all_live"] <= 0 {
+		t.Fatalf("want all 5 clients live with a time to all live: %+v", r.Measurements)
+	}
+	if r.Counters["restart_reconnects"] != 5 || !r.Goals[0].Met {
+		t.Errorf("want 5 reconnects and the goal met: %v %+v", r.Counters, r.Goals)
+	}
+}

@@ -39,6 +39,9 @@ type FaultOptions struct {
 	ReconnectDelays []time.Duration
 	// Log receives progress lines.
 	Log io.Writer
+	// afterRestart, when set, runs right after the server is started again (tests use it
+	// to make the gateway drop every socket, the one recovery path there is today).
+	afterRestart func(*stack)
 	// GatewayCommand runs the local gateway as a process (see Options); empty: in process.
 	GatewayCommand []string
 }
@@ -248,6 +251,9 @@ func restartDrill(ctx context.Context, r *Result, o FaultOptions) error {
 		return err
 	}
 	restartedAt.Store(time.Now().UnixNano())
+	if o.afterRestart != nil {
+		o.afterRestart(st)
+	}
 	wg.Wait()
 	var times []time.Duration
 	reconnects := 0

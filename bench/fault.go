@@ -39,9 +39,6 @@ type FaultOptions struct {
 	ReconnectDelays []time.Duration
 	// Log receives progress lines.
 	Log io.Writer
-	// afterRestart, when set, runs right after the server is started again (tests use it
-	// to make the gateway drop every socket, the one recovery path there is today).
-	afterRestart func(*stack)
 	// GatewayCommand runs the local gateway as a process (see Options); empty: in process.
 	GatewayCommand []string
 }
@@ -251,9 +248,6 @@ func restartDrill(ctx context.Context, r *Result, o FaultOptions) error {
 		return err
 	}
 	restartedAt.Store(time.Now().UnixNano())
-	if o.afterRestart != nil {
-		o.afterRestart(st)
-	}
 	wg.Wait()
 	var times []time.Duration
 	reconnects := 0
@@ -275,7 +269,7 @@ func restartDrill(ctx context.Context, r *Result, o FaultOptions) error {
 	r.Counters["restart_reconnects"] = float64(reconnects)
 	r.Goals = append(r.Goals, NewGoal(fmt.Sprintf("clients live again within %s of the restart", o.Recover), float64(len(times)), ">=", float64(len(clients)), "clients"))
 	if len(times) < len(clients) {
-		r.Notes = append(r.Notes, fmt.Sprintf("%d of %d clients were not live again within %s: their probes went unanswered and their sockets stayed open",
+		r.Notes = append(r.Notes, fmt.Sprintf("%d of %d clients were not live again within %s: their probes went unanswered",
 			len(clients)-len(times), len(clients), o.Recover))
 	}
 	return nil

@@ -69,6 +69,9 @@ func (s *switchSender) Send(connID string, frame []byte) {
 	s.p.Load().Send(connID, frame)
 }
 
+// CloseConnection closes through the current push client.
+func (s *switchSender) CloseConnection(connID string) { s.p.Load().CloseConnection(connID) }
+
 // stackOptions configure startStack.
 type stackOptions struct {
 	// Push configures the server's push client; CallbackURL, Region, Credentials and OnGone
@@ -190,7 +193,7 @@ func (s *stack) startServer(ln net.Listener) error {
 	}
 	p.main = main
 	p.pusher.p.Store(main)
-	p.rt = vm.New(vm.Config{Registry: reg, Sender: p.pusher, Logger: discardLogger()})
+	p.rt = vm.New(vm.Config{Registry: reg, Sender: p.pusher, Closer: p.pusher, Logger: discardLogger()})
 	h := integration.NewHandler(integration.Config{Runtime: p.rt, Logger: discardLogger()})
 	p.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = p.srv.Serve(ln) }()

@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -49,5 +50,46 @@ func TestThrottledPushesArriveInOrder(t *testing.T) {
 	s.quiet(conn)
 	if st := s.push.Stats(); st.Retried != 4 || st.Sent != 5 || st.Failed != 0 {
 		t.Errorf("stats %+v, want 4 retries, 5 sent", st)
+	}
+}
+
+// A connection this server holds no session for (it was restarted without draining while
+// the gateway kept the socket open) is closed with a signed DELETE when it sends update_vm
+// or dispose_vm, so that its client reconnects and requests its view models again. A
+// connection that has a session but not that view model is left open: API Gateway does not
+// guarantee the order of messages.
+func TestUnknownConnectionIsClosed(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	s.send("U1=", `{"callType":"update_vm","vmId":"HelloWorldVM","value":"{\"FirstName\":\"Jane\"}"}`)
+	s.send("D1=", `{"callType":"dispose_vm","vmId":"HelloWorldVM"}`)
+	// Has a session, not that view model.
+	s.send(conn, `{"callType":"request_vm","vmId":"HelloWorldVM","vmArgs":"{}"}`)
+	s.send(conn, `{"callType":"update_vm","vmId":"ChatRoomVM","value":"{\"AddUser\":\"x\"}"}`)
+	s.send(conn, `{"callType":"dispose_vm","vmId":"ChatRoomVM"}`)
+	// Its request_vm failed: it has a session without view models.
+	s.send("F1=", `{"callType":"request_vm","vmId":"NopeVM","vmArgs":"{}"}`)
+	s.send("F1=", `{"callType":"update_vm","vmId":"NopeVM","value":"{\"A\":1}"}`)
+	s.expect(conn, `{"callType":"response_vm","vmId":"HelloWorldVM","data":"{\"FirstName\":\"Hello\",\"LastName\":\"World\",\"FullName\":\"Hello World\"}"}`)
+	s.expect("F1=", `{"callType":"response_vm","vmId":"NopeVM","data":"{\"ExceptionType\":\"Exception\",\"Message\":\"'NopeVM' is not a known view model\"}"}`)
+	s.quiet(conn, "F1=", "U1=", "D1=")
+	closed := s.sink.Closed()
+	slices.Sort(closed)
+	if !slices.Equal(closed, []string{"D1=", "U1="}) {
+		t.Errorf("closed %q, want [D1= U1=]", closed)
+	}
+	if st := s.push.Stats(); st.Closed != 2 || st.Failed != 0 {
+		t.Errorf("stats %+v, want 2 closed, none failed", st)
+	}
+	// The closed connections cost nothing; the two that requested keep their sessions until
+	// $disconnect.
+	if n := s.rt.Sessions(); n != 2 {
+		t.Errorf("sessions = %d, want 2", n)
+	}
+	for _, c := range []string{conn, "F1="} {
+		s.post("/api/dotnetify/vm/disconnect", `{"connectionId":"`+c+`"}`)
+	}
+	s.settle()
+	if n := s.rt.Sessions(); n != 0 {
+		t.Errorf("sessions after $disconnect = %d, want 0", n)
 	}
 }

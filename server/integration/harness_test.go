@@ -68,7 +68,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.rt = vm.New(vm.Config{Registry: reg, Sender: s.push})
+	s.rt = vm.New(vm.Config{Registry: reg, Sender: s.push, Closer: s.push})
 	s.server = httptest.NewServer(integration.NewHandler(integration.Config{Runtime: s.rt, Secret: opts.secret, Logger: slog.New(slog.DiscardHandler)}))
 	t.Cleanup(func() {
 		s.server.Close()

@@ -64,8 +64,9 @@ type Stats struct {
 	Sent    uint64 // frames the gateway accepted (2xx)
 	Retried uint64 // retries after 429, 5xx or a transport error
 	Gone    uint64 // 410 answers (connection forgotten)
-	Failed  uint64 // frames given up: other 4xx, or retries exhausted
+	Failed  uint64 // frames (or queued closes) given up: other 4xx, or retries exhausted
 	Dropped uint64 // frames discarded unsent: queued for a gone connection, or after Close
+	Closed  uint64 // connections closed with a DELETE (CloseConnection, Disconnect)
 }
 
 // StatusError is a non-2xx answer from the gateway.
@@ -101,6 +102,7 @@ type Client struct {
 	gone    atomic.Uint64
 	failed  atomic.Uint64
 	dropped atomic.Uint64
+	closes  atomic.Uint64
 	mu      sync.Mutex
 	cond    *sync.Cond
 	conns   map[string]*connQueue
@@ -112,11 +114,13 @@ type Client struct {
 }
 
 // connQueue holds one connection's frames. scheduled means it is in ready or a worker holds
-// it, so no two workers ever send for the same connection at once.
+// it, so no two workers ever send for the same connection at once. A nil frame is a queued
+// close (DELETE); closing says one is queued or in flight.
 type connQueue struct {
 	id        string
 	frames    [][]byte
 	scheduled bool
+	closing   bool
 }
 
 // New validates cfg and starts the workers.
@@ -212,18 +216,41 @@ func NewTransport(maxConns int) *http.Transport {
 
 // Stats returns the counters.
 func (c *Client) Stats() Stats {
-	return Stats{Sent: c.sent.Load(), Retried: c.retried.Load(), Gone: c.gone.Load(), Failed: c.failed.Load(), Dropped: c.dropped.Load()}
+	return Stats{Sent: c.sent.Load(), Retried: c.retried.Load(), Gone: c.gone.Load(), Failed: c.failed.Load(), Dropped: c.dropped.Load(), Closed: c.closes.Load()}
 }
 
 // Send queues frame for connID and returns at once. It implements vm.Sender. The frame must
 // not be modified afterwards.
 func (c *Client) Send(connID string, frame []byte) {
+	if frame == nil {
+		frame = []byte{} // nil marks a queued close
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		c.dropped.Add(1)
 		return
 	}
+	c.enqueue(connID, frame)
+}
+
+// CloseConnection queues a close of connID (a signed DELETE on @connections/{id}, paced and
+// retried like a push) after the frames already queued for it, and returns at once. It
+// implements vm.Closer. A close already queued or in flight for connID is not repeated.
+func (c *Client) CloseConnection(connID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if q := c.conns[connID]; q != nil && q.closing {
+		return
+	}
+	c.enqueue(connID, nil).closing = true
+}
+
+// enqueue appends frame to connID's queue and schedules it. Caller holds c.mu.
+func (c *Client) enqueue(connID string, frame []byte) *connQueue {
 	q := c.conns[connID]
 	if q == nil {
 		q = &connQueue{id: connID}
@@ -239,6 +266,7 @@ func (c *Client) Send(connID string, frame []byte) {
 		c.ready = append(c.ready, q)
 		c.cond.Signal()
 	}
+	return q
 }
 
 // Flush waits until every frame queued so far was sent or given up, or ctx ends.
@@ -283,8 +311,13 @@ func (c *Client) work() {
 		if !ok {
 			return
 		}
-		err := c.Post(c.ctx, q.id, frame)
-		c.finish(q, err)
+		var err error
+		if frame == nil {
+			err = c.closeQueued(q.id)
+		} else {
+			err = c.Post(c.ctx, q.id, frame)
+		}
+		c.finish(q, frame == nil, err)
 	}
 }
 
@@ -306,17 +339,25 @@ func (c *Client) next() (*connQueue, []byte, bool) {
 
 // finish removes the sent frame and requeues the connection at the tail, so one busy
 // connection cannot starve the others.
-func (c *Client) finish(q *connQueue, err error) {
+func (c *Client) finish(q *connQueue, wasClose bool, err error) {
 	var se *StatusError
 	isGone := errors.As(err, &se) && se.Status == http.StatusGone
 	c.mu.Lock()
 	q.frames[0] = nil
 	q.frames = q.frames[1:]
 	c.queued--
+	if wasClose {
+		q.closing = false
+	}
 	if isGone {
 		c.queued -= len(q.frames)
-		c.dropped.Add(uint64(len(q.frames)))
+		for _, f := range q.frames {
+			if f != nil {
+				c.dropped.Add(1)
+			}
+		}
 		q.frames = nil
+		q.closing = false
 	}
 	if len(q.frames) > 0 {
 		c.ready = append(c.ready, q)
@@ -438,6 +479,7 @@ func (c *Client) Disconnect(ctx context.Context, connID string) error {
 		err = c.deleteOnce(ctx, connID)
 		var se *StatusError
 		if err == nil || errors.As(err, &se) && se.Status == http.StatusGone {
+			c.closes.Add(1)
 			return nil
 		}
 		if !retryable(err) {
@@ -445,6 +487,22 @@ func (c *Client) Disconnect(ctx context.Context, connID string) error {
 		}
 	}
 	return err
+}
+
+// closeQueued runs a queued close: paced like a push, then Disconnect. A failure is logged
+// and counted; it is not a 410, so the queue goes on.
+func (c *Client) closeQueued(connID string) error {
+	if c.limiter != nil {
+		if err := c.limiter.Wait(c.ctx); err != nil {
+			c.failed.Add(1)
+			return nil
+		}
+	}
+	if err := c.Disconnect(c.ctx, connID); err != nil {
+		c.failed.Add(1)
+		c.log.Warn("close failed", "connectionId", connID, "error", err)
+	}
+	return nil
 }
 
 // DisconnectAll closes every connection in connIDs, Concurrency at a time, and reports how

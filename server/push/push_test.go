@@ -222,3 +222,26 @@ func TestDisconnectClosesConnections(t *testing.T) {
 		t.Errorf("rejected: %q", r)
 	}
 }
+
+// CloseConnection sends a signed DELETE after the frames queued before it; a frame queued
+// after it finds the connection gone.
+func TestCloseConnectionAfterQueuedFrames(t *testing.T) {
+	sk := startSink(t)
+	c := newClient(t, sk, nil)
+	c.Send("K1=", []byte(`{"n":1}`))
+	c.CloseConnection("K1=")
+	c.Send("K1=", []byte(`{"n":2}`))
+	flush(t, c)
+	if got := sk.Frames("K1="); len(got) != 1 || got[0] != `{"n":1}` {
+		t.Errorf("frames %q, want only the one queued before the close", got)
+	}
+	if got := sk.Closed(); len(got) != 1 || got[0] != "K1=" {
+		t.Errorf("closed %q, want [K1=]", got)
+	}
+	if r := sk.Rejected(); len(r) > 0 {
+		t.Errorf("sink rejected: %q", r)
+	}
+	if st := c.Stats(); st != (push.Stats{Sent: 1, Gone: 1, Closed: 1}) {
+		t.Errorf("stats %+v, want 1 sent, 1 gone, 1 closed", st)
+	}
+}

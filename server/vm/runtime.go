@@ -28,6 +28,14 @@ type SenderFunc func(connID string, frame []byte)
 // Send implements Sender.
 func (f SenderFunc) Send(connID string, frame []byte) { f(connID, frame) }
 
+// Closer closes a client's connection at the gateway, so that the client reconnects and
+// requests its view models again (dotNetify clients do after any close). CloseConnection
+// must not block on the network and must close only after the frames already sent to the
+// connection. *push.Client implements it (a signed DELETE on @connections/{id}).
+type Closer interface {
+	CloseConnection(connID string)
+}
+
 // Config configures a Runtime.
 type Config struct {
 	// Registry holds the view-model types. Required.
@@ -40,6 +48,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Authorize runs before every request_vm and update_vm. Default: allow.
 	Authorize AuthorizeFunc
+	// Closer, when set, closes connections that send update_vm or dispose_vm although this
+	// runtime holds no session for them (it was restarted, or the client never requested a
+	// view model here), so that the client reconnects and requests its view models again.
+	// Default: nil, such messages are dropped with a log line.
+	Closer Closer
 }
 
 // Runtime runs view models for many connections. Messages of one connection are handled in
@@ -50,6 +63,7 @@ type Runtime struct {
 	store     store.Store
 	log       *slog.Logger
 	authorize AuthorizeFunc
+	closer    Closer
 
 	mu       sync.Mutex // guards sessions, their queues, pending
 	sessions map[string]*session
@@ -60,13 +74,16 @@ type Runtime struct {
 	shared   map[string]*instance
 }
 
-// session is the per-connection set of live view models plus its work queue.
+// session is the per-connection set of live view models plus its work queue. A session
+// that handled a request_vm is kept (even without view models) until $disconnect or a 410;
+// one that never did is forgotten as soon as it has no work.
 type session struct {
-	caller  Caller
-	vms     []*instance // creation order; only the worker touches it
-	queue   []func(*session)
-	running bool
-	closed  bool
+	caller    Caller
+	vms       []*instance // creation order; only the worker touches it
+	requested bool        // a request_vm was handled; only the worker touches it
+	queue     []func(*session)
+	running   bool
+	closed    bool
 }
 
 // New returns a runtime. It panics if Registry or Sender is nil, a programming error.
@@ -81,7 +98,7 @@ func New(cfg Config) *Runtime {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Runtime{
-		reg: cfg.Registry, sender: cfg.Sender, store: cfg.Store, log: cfg.Logger, authorize: cfg.Authorize,
+		reg: cfg.Registry, sender: cfg.Sender, store: cfg.Store, log: cfg.Logger, authorize: cfg.Authorize, closer: cfg.Closer,
 		sessions: map[string]*session{}, shared: map[string]*instance{},
 	}
 }
@@ -102,7 +119,7 @@ func (rt *Runtime) Handle(c Caller, m *protocol.Message) {
 		case protocol.CallUpdateVM:
 			rt.updateVM(s, m)
 		case protocol.CallDisposeVM:
-			rt.disposeVM(s, m.VMID)
+			rt.disposeVM(s, m)
 		}
 	})
 }
@@ -210,10 +227,10 @@ func (rt *Runtime) work(s *session) {
 	}
 }
 
-// forgetIfEmpty drops a session that holds no view model and has no work, so connections
-// that disposed everything (or only sent stray updates) cost nothing. Caller holds rt.mu.
+// forgetIfEmpty drops a session that never handled a request_vm, holds no view model and
+// has no work, so connections that only sent stray messages cost nothing. Caller holds rt.mu.
 func (rt *Runtime) forgetIfEmpty(s *session) {
-	if len(s.vms) > 0 || len(s.queue) > 0 || s.closed {
+	if s.requested || len(s.vms) > 0 || len(s.queue) > 0 || s.closed {
 		return
 	}
 	s.closed = true
@@ -261,6 +278,7 @@ func (rt *Runtime) checkAccess(c Caller, vmID string, t *vmType) error {
 // requestVM creates the view model (or finds the live one) and sends its full state.
 func (rt *Runtime) requestVM(s *session, m *protocol.Message) {
 	conn := s.caller.ConnectionID
+	s.requested = true
 	args, headers, err := splitVMArgs(m.VMArgs)
 	if err != nil {
 		rt.sendException(conn, m.VMID, &Exception{Type: "FormatException", Message: err.Error()})
@@ -515,6 +533,9 @@ func (in *instance) flushExcept(conn string) {
 // caller's echo) and pushes the other view models of the session.
 func (rt *Runtime) updateVM(s *session, m *protocol.Message) {
 	conn := s.caller.ConnectionID
+	if rt.closeUnknown(s, m) {
+		return
+	}
 	entries, err := orderedEntries(m.Value)
 	if err != nil {
 		rt.sendException(conn, m.VMID, &Exception{Type: "FormatException", Message: "value: " + err.Error()})
@@ -569,8 +590,33 @@ func (rt *Runtime) flushSession(s *session, except string) {
 	}
 }
 
+// closeUnknown handles an update_vm or dispose_vm from a connection this runtime holds no
+// session for: no request_vm was ever handled for it here, typically because the server
+// was restarted without draining while the gateway kept the client's socket open. The
+// client believes it has view models, so the connection is closed (with a Closer): the
+// client reconnects and requests them again. A connection that has a session but not that
+// view model is not closed, as API Gateway does not guarantee the order of messages.
+func (rt *Runtime) closeUnknown(s *session, m *protocol.Message) bool {
+	if s.requested || len(s.vms) > 0 {
+		return false
+	}
+	conn := s.caller.ConnectionID
+	if rt.closer == nil {
+		rt.log.Warn(m.CallType+" from a connection without a session, dropped", "connectionId", conn, "vmId", m.VMID)
+		return true
+	}
+	rt.log.Info("closing connection", "connectionId", conn, "callType", m.CallType, "vmId", m.VMID,
+		"reason", "no session for this connection (server restarted, or no request_vm seen here): the client reconnects and requests its view models again")
+	rt.closer.CloseConnection(conn)
+	return true
+}
+
 // disposeVM removes vmID and its children ("vmID.…"), longest ids first.
-func (rt *Runtime) disposeVM(s *session, vmID string) {
+func (rt *Runtime) disposeVM(s *session, m *protocol.Message) {
+	vmID := m.VMID
+	if rt.closeUnknown(s, m) {
+		return
+	}
 	var victims []*instance
 	for _, in := range s.vms {
 		if in.vmID == vmID || strings.HasPrefix(in.vmID, vmID+".") {

@@ -216,14 +216,27 @@ func TestUnknownViewModelAndUpdateBeforeRequest(t *testing.T) {
 	expectFrames(t, h.do("c", req("NopeVM", "{}")), resp("NopeVM", `{"ExceptionType":"Exception","Message":"'NopeVM' is not a known view model"}`))
 	expectFrames(t, h.do("c", upd("AccountVM", `{"Name":"x"}`)))
 	expectFrames(t, h.do("c", `{"callType":"dispose_vm","vmId":"AccountVM"}`))
-	// A connection without view models costs nothing.
-	if n := h.rt.Sessions(); n != 0 {
-		t.Errorf("sessions = %d, want 0", n)
+	// A connection that made a request keeps its session (so that later stray messages are
+	// not taken for a restart's) until $disconnect.
+	if n := h.rt.Sessions(); n != 1 {
+		t.Errorf("sessions = %d, want 1", n)
 	}
 	h.do("c", req("AccountVM", "{}"))
 	h.do("c", `{"callType":"dispose_vm","vmId":"AccountVM"}`)
+	if n := h.rt.Sessions(); n != 1 {
+		t.Errorf("sessions after dispose_vm = %d, want 1", n)
+	}
+	h.rt.Disconnect("c")
+	if err := h.rt.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if n := h.rt.Sessions(); n != 0 {
-		t.Errorf("sessions after dispose_vm = %d, want 0", n)
+		t.Errorf("sessions after $disconnect = %d, want 0", n)
+	}
+	// A connection that never requested anything costs nothing.
+	expectFrames(t, h.do("s", upd("AccountVM", `{"Name":"x"}`)))
+	if n := h.rt.Sessions(); n != 0 {
+		t.Errorf("sessions after a stray update = %d, want 0", n)
 	}
 }
 

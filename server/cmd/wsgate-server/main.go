@@ -64,7 +64,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	rt = vm.New(vm.Config{Registry: reg, Sender: pusher, Logger: log})
+	rt = vm.New(vm.Config{Registry: reg, Sender: pusher, Closer: pusher, Logger: log})
 	h := integration.NewHandler(integration.Config{Runtime: rt, Secret: cfg.IntegrationSecret, Logger: log})
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
@@ -78,6 +78,6 @@ func run() error {
 	closeClients := func(ctx context.Context) error { return pusher.DisconnectAll(ctx, rt.Connections()) }
 	err = integration.Serve(ctx, ln, h, shutdownTimeout, rt.Drain, pusher.Flush, closeClients, pusher.Close)
 	st := pusher.Stats()
-	log.Info("stopped", "sent", st.Sent, "retried", st.Retried, "gone", st.Gone, "failed", st.Failed, "dropped", st.Dropped)
+	log.Info("stopped", "sent", st.Sent, "retried", st.Retried, "gone", st.Gone, "failed", st.Failed, "dropped", st.Dropped, "closed", st.Closed)
 	return err
 }

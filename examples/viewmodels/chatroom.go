@@ -120,11 +120,16 @@ func (r *ChatRoom) remove(id string) {
 	r.RemoveList("Users", id)
 }
 
-// nextID uses .NET ticks of the message date, kept increasing so keys stay unique.
+// maxSafeID is JavaScript's Number.MAX_SAFE_INTEGER (2^53 - 1): every id up to it reaches
+// the browser exactly, so no two ids collapse into one key.
+const maxSafeID = 1<<53 - 1
+
+// nextID is the message date in Unix milliseconds (dotNetify uses .NET ticks, which are
+// beyond 2^53 and lose their last digits in a JavaScript number), bumped past the last id
+// so that ids stay unique and increasing in the room.
 func (r *ChatRoom) nextID(t time.Time) int64 {
-	const unixEpochTicks = 621355968000000000
-	id := unixEpochTicks + t.UnixNano()/100
-	if id <= r.lastID {
+	id := t.UnixMilli()
+	if id <= r.lastID || id > maxSafeID {
 		id = r.lastID + 1
 	}
 	r.lastID = id

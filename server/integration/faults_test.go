@@ -21,7 +21,7 @@ func TestGoneDisposesTheConnection(t *testing.T) {
 	s.quiet("A1=", "B1=")
 	s.sink.SetGone("B1=")
 	s.send("A1=", `{"callType":"update_vm","vmId":"ChatRoomVM","value":"{\"SendMessage\":{\"Text\":\"hi\",\"Date\":\"2024-05-01T10:00:00.000Z\",\"UserName\":\"\"}}"}`)
-	s.expect("A1=", r(`{\"Messages_add\":{\"Id\":638501544000000000,\"UserId\":\"A1=\",\"UserName\":\"user1\",\"Date\":\"2024-05-01T10:00:00+00:00\",\"Text\":\"hi\"}}`))
+	s.expect("A1=", r(`{\"Messages_add\":{\"Id\":1714557600000,\"UserId\":\"A1=\",\"UserName\":\"user1\",\"Date\":\"2024-05-01T10:00:00+00:00\",\"Text\":\"hi\"}}`))
 	s.expect("A1=", r(`{\"Users_remove\":\"B1=\"}`))
 	s.quiet("A1=", "B1=")
 	if n := s.rt.Sessions(); n != 1 {

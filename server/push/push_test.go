@@ -245,3 +245,24 @@ func TestCloseConnectionAfterQueuedFrames(t *testing.T) {
 		t.Errorf("stats %+v, want 1 sent, 1 gone, 1 closed", st)
 	}
 }
+
+// A close already queued or in flight for a connection is not queued again. The pacer
+// (one token, then one per 1000 s) holds the first close once a push took the token.
+func TestCloseConnectionIsNotRepeated(t *testing.T) {
+	sk := startSink(t)
+	c := newClient(t, sk, func(cfg *push.Config) { cfg.Rate, cfg.Burst = 0.001, 1 })
+	if err := c.Post(context.Background(), "K2=", []byte(`{"n":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	c.CloseConnection("K2=")
+	c.CloseConnection("K2=")
+	stopped, stop := context.WithCancel(context.Background())
+	stop()
+	_ = c.Close(stopped) // cancels the close waiting for the pacer
+	if st := c.Stats(); st != (push.Stats{Sent: 1, Failed: 1}) {
+		t.Errorf("stats %+v, want 1 sent and 1 close given up", st)
+	}
+	if got := sk.Closed(); len(got) != 0 {
+		t.Errorf("closed %q, want none", got)
+	}
+}

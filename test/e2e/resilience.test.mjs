@@ -1,5 +1,5 @@
 // Faults seen from the client: the gateway drops or loses every connection,
-// the server is replaced mid-session, and pushes are refused (429 throttling,
+// the server is replaced or killed mid-session, and pushes are refused (429 throttling,
 // 500 errors) for a while. In each case the real dotnetify client must come
 // back by itself (reconnect, re-request its view models) and show live state,
 // and no update may be lost.
@@ -100,6 +100,16 @@ describe("the client comes back by itself", () => {
     await stack.restartServer();
     await reconnected(all, 2);
     await live(all, "Replaced");
+  });
+
+  test("the server is killed mid-session and started again", async () => {
+    const all = await twoClients();
+    await stack.killServer();
+    // The gateway kept the sockets open, so the clients noticed nothing. The new server
+    // holds no session for their connections: it answers the next update by closing it.
+    for (const { hello } of all) hello.dispatchState({ FirstName: "Lost" });
+    await reconnected(all, 2);
+    await live(all, "Recovered");
   });
 });
 

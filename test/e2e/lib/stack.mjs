@@ -121,6 +121,12 @@ export async function startStack({ template = defaultTemplate(), serverEnv = {} 
       stack.server = await startServer({ port: serverPort, callbackUrl: stack.callbackUrl, env: serverEnv });
     },
 
+    /** Kills the server (SIGKILL: no drain, state lost, sockets left open) and starts a new one on the same port. */
+    async killServer() {
+      await stack.server.stop("SIGKILL");
+      stack.server = await startServer({ port: serverPort, callbackUrl: stack.callbackUrl, env: serverEnv });
+    },
+
     /** Stops the gateway (SIGTERM): every client loses its connection. */
     async stopGateway() {
       await stack.gateway.proc.stop();

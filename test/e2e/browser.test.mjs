@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
-import { launchChromium, openPage, screenshot } from "./lib/browser.mjs";
+import { assertNoPageErrors, launchChromium, openPage, screenshot } from "./lib/browser.mjs";
 import { servePage } from "./lib/page.mjs";
 import { freePort } from "./lib/processes.mjs";
 import { startStack } from "./lib/stack.mjs";
@@ -44,7 +44,7 @@ describe("demo page", () => {
   afterEach(async () => {
     const these = pages.splice(0);
     for (const p of these) {
-      assert.deepEqual(p.pageErrors, [], "uncaught errors in the page");
+      assertNoPageErrors(assert, p, () => stack.logs());
       await p.context().close();
     }
   });
@@ -188,7 +188,7 @@ describe("demo page across a gateway outage", () => {
     await screenshot(hello, "browser-outage-back");
 
     for (const p of pages.splice(0)) {
-      assert.deepEqual(p.pageErrors, [], "uncaught errors in the page");
+      assertNoPageErrors(assert, p, () => stack.logs());
       await p.context().close();
     }
   });
@@ -230,7 +230,7 @@ describe("where the page finds its WebSocket URL", () => {
       );
       assert.equal(await badge.getAttribute("data-state"), "connecting");
       assert.equal(await badge.getAttribute("data-connects"), "0");
-      assert.deepEqual(page.pageErrors, []);
+      assertNoPageErrors(assert, page);
     } finally {
       await page.context().close();
       await served.close();

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { launchChromium, openPage, screenshot } from "./lib/browser.mjs";
+import { assertNoPageErrors, launchChromium, openPage, screenshot } from "./lib/browser.mjs";
 import { Proc, binary } from "./lib/processes.mjs";
 
 // The first run synthesizes the CDK app, which takes a while on a small machine.
@@ -41,6 +41,6 @@ test("wsgate dev serves the demo page wired to its gateway and server", { timeou
   await page.getByTestId("hello-first").fill("Dev");
   await page.getByTestId("hello-fullname").filter({ hasText: /^Dev World$/ }).waitFor();
   await screenshot(page, "dev-helloworld");
-  assert.deepEqual(page.pageErrors, []);
+  assertNoPageErrors(assert, page);
   await page.context().close();
 });

@@ -169,6 +169,15 @@ describe("demo page across a gateway outage", () => {
 
     await stack.stopGateway();
     for (const p of [hello, list, chat]) await p.locator("[data-testid=connection-state][data-state=reconnecting]").waitFor();
+    // The gateway stays down until every page has failed a reconnection
+    // attempt. dotnetify's hub throws each failure, as a plain object, from the
+    // socket's error listener; the page must handle it (the badge shows it) and
+    // let nothing escape. Restarting at once would leave that to timing: the
+    // first retry comes 2 s after the drop and usually finds the gateway back.
+    const refused = `websocket error attempting to connect to ${stack.websocketUrl}`;
+    for (const p of [hello, list, chat]) {
+      await p.locator(`[data-testid=connection-state][data-state=reconnecting][title="${refused}"]`).waitFor();
+    }
     await screenshot(hello, "browser-outage-reconnecting");
     await stack.startGatewayAgain();
 

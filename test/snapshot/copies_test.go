@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -47,7 +48,7 @@ func apiResources(t *testing.T, path string) map[string]any {
 	}
 	out := map[string]any{}
 	for id, r := range tmpl.Resources {
-		if len(r.Type) > 19 && r.Type[:19] == "AWS::ApiGatewayV2::" {
+		if strings.HasPrefix(r.Type, "AWS::ApiGatewayV2::") {
 			out[id] = r
 		}
 	}

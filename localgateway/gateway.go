@@ -156,7 +156,7 @@ func New(cfg Config) (*Gateway, error) {
 		access:   &accessLog{format: stage.AccessLogFormat, w: cfg.AccessLog},
 	}
 	if g.log == nil {
-		g.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		g.log = slog.New(slog.DiscardHandler)
 	}
 	if g.client == nil {
 		g.client = &http.Client{Transport: &http.Transport{

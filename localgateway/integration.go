@@ -8,11 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsgate/wsgate/localgateway/cfn"
@@ -179,8 +182,34 @@ func passthrough(in *cfn.Integration, body []byte) ([]byte, error) {
 	return out, nil
 }
 
-func render(src string, vars map[string]any) ([]byte, error) {
+// parsed holds the templates render has parsed, by source: a route's templates are
+// rendered for every message, and a parsed template is read-only. At most
+// maxParsedTemplates are kept; any beyond are parsed on each use.
+var (
+	parsed      sync.Map // string → *vtl.Template
+	parsedCount atomic.Int32
+)
+
+const maxParsedTemplates = 1024
+
+func parseTemplate(src string) (*vtl.Template, error) {
+	if t, ok := parsed.Load(src); ok {
+		return t.(*vtl.Template), nil
+	}
 	t, err := vtl.Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	if parsedCount.Load() < maxParsedTemplates {
+		if _, loaded := parsed.LoadOrStore(src, t); !loaded {
+			parsedCount.Add(1)
+		}
+	}
+	return t, nil
+}
+
+func render(src string, vars map[string]any) ([]byte, error) {
+	t, err := parseTemplate(src)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errIntegration, err)
 	}
@@ -265,7 +294,9 @@ func (g *Gateway) httpCall(ctx context.Context, c *conn, route *cfn.Route, in *c
 	if err := g.mapParameters(req, in, ev, vars); err != nil {
 		return nil, err
 	}
-	g.log.Info("Endpoint request", "connectionId", c.id, "routeKey", ev.routeKey, "method", method, "uri", target.String(), "body", string(body))
+	if g.log.Enabled(ctx, slog.LevelInfo) {
+		g.log.Info("Endpoint request", "connectionId", c.id, "routeKey", ev.routeKey, "method", method, "uri", target.String(), "body", string(body))
+	}
 	resp, err := g.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errIntegration, err)

@@ -94,7 +94,7 @@ func (c *conn) send(data []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if err := ws.WriteFrame(c.nc, ws.NewTextFrame(data)); err != nil {
+	if err := writeFrameTo(c.nc, ws.NewTextFrame(data)); err != nil {
 		return err
 	}
 	c.touch()
@@ -102,6 +102,31 @@ func (c *conn) send(data []byte) error {
 }
 
 var errGone = errors.New("connection is gone")
+
+// headerBuf collects a frame header (at most ws.MaxHeaderSize bytes).
+type headerBuf struct {
+	b [ws.MaxHeaderSize]byte
+	n int
+}
+
+func (h *headerBuf) Write(p []byte) (int, error) {
+	n := copy(h.b[h.n:], p)
+	h.n += n
+	return n, nil
+}
+
+// writeFrameTo writes a frame's header and payload in one call (writev on a TCP
+// socket), so the client gets them in one segment and one wake-up instead of
+// two writes, the second one after the reader already woke for the header.
+func writeFrameTo(nc net.Conn, f ws.Frame) error {
+	var h headerBuf
+	if err := ws.WriteHeader(&h, f.Header); err != nil {
+		return err
+	}
+	bufs := net.Buffers{h.b[:h.n], f.Payload}
+	_, err := bufs.WriteTo(nc)
+	return err
+}
 
 // closeWith sends a close frame with code and reason, closes the socket and
 // schedules $disconnect. It reports whether this call closed it.
@@ -120,7 +145,7 @@ func (c *conn) closeWith(code int, reason string) bool {
 				body = ws.NewCloseFrameBody(ws.StatusCode(code), reason)
 			}
 			_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-			_ = ws.WriteFrame(nc, ws.NewCloseFrame(body))
+			_ = writeFrameTo(nc, ws.NewCloseFrame(body))
 		}
 		c.wmu.Unlock()
 		if nc != nil {
@@ -206,7 +231,7 @@ func (c *conn) readLoop() {
 		case ws.OpPing:
 			c.wmu.Lock()
 			_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-			_ = ws.WriteFrame(c.nc, ws.NewPongFrame(payload))
+			_ = writeFrameTo(c.nc, ws.NewPongFrame(payload))
 			c.wmu.Unlock()
 			continue
 		case ws.OpPong:

@@ -15,6 +15,8 @@ func TestGoneDisposesTheConnection(t *testing.T) {
 	for _, c := range []string{"A1=", "B1="} {
 		s.send(c, `{"callType":"request_vm","vmId":"ChatRoomVM","vmArgs":"{}"}`)
 		s.send(c, `{"callType":"update_vm","vmId":"ChatRoomVM","value":"{\"AddUser\":\"`+c+`\"}"}`)
+		// Connections are handled concurrently: let A join before B asks for the room.
+		s.settle()
 	}
 	s.expect("B1=", r(`{\"Messages\":[],\"Users\":[{\"Id\":\"A1=\",\"CorrelationId\":\"A1=\",\"Name\":\"user1\",\"IpAddress\":\"10.0.0.9\",\"Browser\":null}],\"Messages_itemKey\":\"Id\",\"Users_itemKey\":\"Id\"}`))
 	s.seen["A1="], s.seen["B1="] = 3, 2

@@ -115,23 +115,29 @@ func bareSigned(client *http.Client, callbackURL string) func(int) error {
 	}
 }
 
-func newPushClient(callbackURL string, client *http.Client) (*push.Client, error) {
-	return push.New(push.Config{CallbackURL: callbackURL, Region: "us-east-1", Credentials: benchKeys, HTTPClient: client, Concurrency: 1})
+// offlineURL is the callback URL of the push measurements; offlinePush's transport
+// answers 200 for it without a network.
+const offlineURL = "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
+
+// offlinePush returns a push client for offlineURL and the network-free HTTP client
+// under it, which the baselines of the same measurement share.
+func offlinePush() (*push.Client, *http.Client, error) {
+	client := &http.Client{Transport: &okTransport{}}
+	pc, err := push.New(push.Config{CallbackURL: offlineURL, Region: "us-east-1", Credentials: benchKeys, HTTPClient: client, Concurrency: 1})
+	return pc, client, err
 }
 
 // PushCPU compares the CPU of one push through push.Client.Post with a bare signed
 // http.Request, both on a transport that answers without a network. Goal: ≤ 1.25.
 func PushCPU(n int) (Result, error) {
-	const url = "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
-	client := &http.Client{Transport: &okTransport{}}
-	pc, err := newPushClient(url, client)
+	pc, client, err := offlinePush()
 	if err != nil {
 		return Result{}, err
 	}
 	defer pc.Close(context.Background())
 	ctx := context.Background()
 	ours := func(int) error { return pc.Post(ctx, "Wm1nYcO3IAMCJ2w=", frame) }
-	base, value, err := alternate(n, bareSigned(client, url), ours)
+	base, value, err := alternate(n, bareSigned(client, offlineURL), ours)
 	if err != nil {
 		return Result{}, err
 	}
@@ -141,9 +147,7 @@ func PushCPU(n int) (Result, error) {
 // PushQueuedCPU is PushCPU through the queue (Send, then Flush): ordering, worker handoff
 // and bookkeeping included.
 func PushQueuedCPU(n int) (Result, error) {
-	const url = "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
-	client := &http.Client{Transport: &okTransport{}}
-	pc, err := newPushClient(url, client)
+	pc, client, err := offlinePush()
 	if err != nil {
 		return Result{}, err
 	}
@@ -155,7 +159,7 @@ func PushQueuedCPU(n int) (Result, error) {
 		}
 		return nil
 	}
-	base, value, err := alternate(n, bareSigned(client, url), ours)
+	base, value, err := alternate(n, bareSigned(client, offlineURL), ours)
 	if err != nil {
 		return Result{}, err
 	}
@@ -169,15 +173,13 @@ func PushQueuedCPU(n int) (Result, error) {
 // same network-free transport (the anchors measured ≈4.5× for the SDK against a bare
 // request). Lower than 1 means the SDK is cheaper.
 func SDKPeer(n int) (Result, error) {
-	const url = "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
-	client := &http.Client{Transport: &okTransport{}}
-	pc, err := newPushClient(url, client)
+	pc, client, err := offlinePush()
 	if err != nil {
 		return Result{}, err
 	}
 	defer pc.Close(context.Background())
 	sdk := apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
-		BaseEndpoint: aws.String(url), Region: "us-east-1", Credentials: aws.NewCredentialsCache(benchKeys), HTTPClient: client,
+		BaseEndpoint: aws.String(offlineURL), Region: "us-east-1", Credentials: aws.NewCredentialsCache(benchKeys), HTTPClient: client,
 	})
 	ctx := context.Background()
 	in := &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String("Wm1nYcO3IAMCJ2w="), Data: frame}

@@ -1,0 +1,53 @@
+// Package contract holds the names the parts of wsgate agree on: the integration paths and
+// headers API Gateway sends to the server, the server's WSGATE_* environment, and the local
+// gateway's default credentials. The constructs, the server, the local gateway, the CLI and
+// the benchmarks import it; it imports nothing, so neither the constructs pull in the
+// server's runtime nor the server pulls in jsii.
+package contract
+
+// Integration paths of dotNetify's Web API integration, relative to the backend's base URL.
+const (
+	// PathMessage receives the $connect and $default routes.
+	PathMessage = "/api/dotnetify/vm"
+	// PathDisconnect receives the $disconnect route.
+	PathDisconnect = "/api/dotnetify/vm/disconnect"
+	// PathHealth is the server's health check.
+	PathHealth = "/healthz"
+)
+
+// Headers the integrations set from API Gateway's $context (request parameters), where a
+// client cannot write. When present, the server takes the connection's identity from them
+// and refuses a body that disagrees.
+const (
+	// HeaderConnectionID carries $context.connectionId.
+	HeaderConnectionID = "X-Wsgate-Connection-Id"
+	// HeaderSourceIP carries $context.identity.sourceIp.
+	HeaderSourceIP = "X-Wsgate-Source-Ip"
+	// HeaderUserAgent carries $context.identity.userAgent.
+	HeaderUserAgent = "X-Wsgate-User-Agent"
+	// HeaderSecret carries the integration secret the server requires when it has one.
+	HeaderSecret = "X-Wsgate-Secret"
+)
+
+// The server's environment.
+const (
+	EnvCallbackURL       = "WSGATE_CALLBACK_URL"
+	EnvListenAddr        = "WSGATE_LISTEN_ADDR"
+	EnvRegion            = "WSGATE_REGION"
+	EnvIntegrationSecret = "WSGATE_INTEGRATION_SECRET"
+	EnvPushRate          = "WSGATE_PUSH_RATE"
+	EnvPushBurst         = "WSGATE_PUSH_BURST"
+	EnvPushConcurrency   = "WSGATE_PUSH_CONCURRENCY"
+	EnvLogLevel          = "WSGATE_LOG_LEVEL"
+)
+
+// The local gateway's credentials for @connections callers: environment names and defaults.
+const (
+	EnvLocalAccessKeyID     = "WSGATE_LOCAL_ACCESS_KEY_ID"
+	EnvLocalSecretAccessKey = "WSGATE_LOCAL_SECRET_ACCESS_KEY"
+	EnvLocalRegion          = "WSGATE_LOCAL_REGION"
+
+	DefaultLocalAccessKeyID     = "AKIAWSGATELOCAL00000"
+	DefaultLocalSecretAccessKey = "wsgate-local-secret"
+	DefaultLocalRegion          = "us-east-1"
+)

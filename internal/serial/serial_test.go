@@ -1,0 +1,154 @@
+package serial
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+func TestTasksOfOneKeyRunInOrderOneAtATime(t *testing.T) {
+	q := New[string](Options[string]{})
+	var mu sync.Mutex
+	got := map[string][]int{}
+	var inside [3]atomic.Int32
+	for i := range 300 {
+		key := fmt.Sprint(i % 3)
+		k := i % 3
+		if err := q.Add(key, func() {
+			if n := inside[k].Add(1); n != 1 {
+				t.Errorf("key %s: %d tasks running at once", key, n)
+			}
+			mu.Lock()
+			got[key] = append(got[key], i)
+			mu.Unlock()
+			inside[k].Add(-1)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for key, seq := range got {
+		if len(seq) != 100 || !slices.IsSorted(seq) {
+			t.Errorf("key %s ran %d tasks, sorted=%v", key, len(seq), slices.IsSorted(seq))
+		}
+	}
+}
+
+func TestKeysRunConcurrently(t *testing.T) {
+	q := New[int](Options[int]{})
+	release := make(chan struct{})
+	started := make(chan int, 2)
+	for k := range 2 {
+		_ = q.Add(k, func() { started <- k; <-release })
+	}
+	// Both tasks start although neither finishes: key 0 does not hold key 1 up.
+	<-started
+	<-started
+	close(release)
+	if err := q.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWorkersBoundAndFairness(t *testing.T) {
+	q := New[string](Options[string]{Workers: 1})
+	var order []string
+	gate := make(chan struct{})
+	_ = q.Add("busy", func() { <-gate; order = append(order, "busy1") })
+	_ = q.Add("busy", func() { order = append(order, "busy2") })
+	_ = q.Add("other", func() { order = append(order, "other") })
+	close(gate)
+	if err := q.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// One worker: after busy's first task, busy goes behind other.
+	if want := []string{"busy1", "other", "busy2"}; !slices.Equal(order, want) {
+		t.Fatalf("order %v, want %v", order, want)
+	}
+}
+
+func TestMaxPerKey(t *testing.T) {
+	q := New[string](Options[string]{MaxPerKey: 2})
+	gate := make(chan struct{})
+	if err := q.Add("a", func() { <-gate }); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Add("a", func() {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Add("a", func() {}); !errors.Is(err, ErrFull) {
+		t.Fatalf("third task: %v, want ErrFull", err)
+	}
+	if err := q.Add("b", func() {}); err != nil {
+		t.Fatalf("another key is not full: %v", err)
+	}
+	close(gate)
+	_ = q.Drain(context.Background())
+	if q.Len("a") != 0 || q.Pending() != 0 {
+		t.Fatalf("len %d pending %d after drain", q.Len("a"), q.Pending())
+	}
+}
+
+func TestDiscardKeepsTheRunningTask(t *testing.T) {
+	q := New[string](Options[string]{})
+	gate := make(chan struct{})
+	running := make(chan struct{})
+	var ran atomic.Int32
+	_ = q.Add("a", func() { close(running); <-gate; ran.Add(1) })
+	<-running
+	for range 5 {
+		_ = q.Add("a", func() { ran.Add(1) })
+	}
+	if n := q.Discard("a"); n != 5 {
+		t.Fatalf("discarded %d, want 5", n)
+	}
+	close(gate)
+	if err := q.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ran.Load() != 1 {
+		t.Fatalf("%d tasks ran, want the running one only", ran.Load())
+	}
+}
+
+func TestDrainTimesOutWithCount(t *testing.T) {
+	q := New[string](Options[string]{})
+	gate := make(chan struct{})
+	defer close(gate)
+	_ = q.Add("a", func() { <-gate })
+	_ = q.Add("a", func() {})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := q.Drain(ctx)
+	if err == nil || err.Error() != "2 tasks still queued: context canceled" {
+		t.Fatalf("drain: %v", err)
+	}
+}
+
+func TestCloseRefusesNewTasks(t *testing.T) {
+	q := New[string](Options[string]{})
+	q.Close()
+	if err := q.Add("a", func() {}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("add after close: %v", err)
+	}
+}
+
+func TestPanicGoesToOnPanicAndTheKeyGoesOn(t *testing.T) {
+	var got []any
+	q := New[string](Options[string]{OnPanic: func(key string, v any) { got = append(got, key, v) }})
+	ran := false
+	_ = q.Add("a", func() { panic("boom") })
+	_ = q.Add("a", func() { ran = true })
+	if err := q.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !ran || !slices.Equal(got, []any{"a", "boom"}) {
+		t.Fatalf("ran=%v panics=%v", ran, got)
+	}
+}

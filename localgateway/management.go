@@ -3,6 +3,7 @@ package localgateway
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -32,6 +33,34 @@ func writeGone(w http.ResponseWriter) {
 	_, _ = w.Write([]byte("{}"))
 }
 
+// errTooLarge reports a body over MaxMessageSize.
+var errTooLarge = errors.New("request body over the limit")
+
+// readLimited returns the whole request body, or errTooLarge as soon as it
+// is known to exceed MaxMessageSize: from Content-Length before reading
+// anything, otherwise (chunked) at the first byte past the limit.
+func readLimited(r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxMessageSize {
+		return nil, errTooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxMessageSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the request body: %w", err)
+	}
+	if len(body) > MaxMessageSize {
+		return nil, errTooLarge
+	}
+	return body, nil
+}
+
+// writeTooLarge answers 413 PayloadTooLargeException and closes the HTTP
+// connection afterwards, so the server does not wait for (or read) the
+// rest of a body it refused.
+func writeTooLarge(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	writeError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", "Request entity too large")
+}
+
 // serveManagement implements PostToConnection, GetConnection and
 // DeleteConnection.
 func (g *Gateway) serveManagement(w http.ResponseWriter, r *http.Request, id string) {
@@ -41,7 +70,13 @@ func (g *Gateway) serveManagement(w http.ResponseWriter, r *http.Request, id str
 		writeError(w, http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token")
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxMessageSize+1))
+	// The size comes first, before the signature: verifying needs the hash
+	// of the whole body, and the gateway never holds more than the limit.
+	body, err := readLimited(r)
+	if errors.Is(err, errTooLarge) {
+		writeTooLarge(w)
+		return
+	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "BadRequestException", "Could not read the request body")
 		return
@@ -57,10 +92,6 @@ func (g *Gateway) serveManagement(w http.ResponseWriter, r *http.Request, id str
 	}
 	if status, ok := g.faults.apply(r.Method); ok {
 		writeError(w, status, faultType(status), faultMessage(status))
-		return
-	}
-	if len(body) > MaxMessageSize {
-		writeError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", "Request entity too large")
 		return
 	}
 	c := g.lookup(id)

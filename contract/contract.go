@@ -51,3 +51,12 @@ const (
 	DefaultLocalSecretAccessKey = "wsgate-local-secret"
 	DefaultLocalRegion          = "us-east-1"
 )
+
+// The local gateway's admin API (/_wsgate/…). Callers send HeaderAdmin: AdminHeaderValue and,
+// with a body, Content-Type: application/json; a web page cannot send either cross-origin
+// without a preflight, which the admin API never grants.
+const (
+	AdminPathPrefix  = "/_wsgate/"
+	HeaderAdmin      = "X-Wsgate-Admin"
+	AdminHeaderValue = "1"
+)

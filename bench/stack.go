@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/wsgate/wsgate/contract"
 	"github.com/wsgate/wsgate/examples/viewmodels"
 	"github.com/wsgate/wsgate/localgateway"
 	"github.com/wsgate/wsgate/localgateway/cfn"
@@ -254,6 +255,10 @@ func (s *stack) setFault(ctx context.Context, f *localgateway.Fault) error {
 	req, err := http.NewRequestWithContext(ctx, method, s.admin+"faults", bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("fault: %w", err)
+	}
+	req.Header.Set(contract.HeaderAdmin, contract.AdminHeaderValue)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

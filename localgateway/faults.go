@@ -1,10 +1,8 @@
 package localgateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,9 +10,6 @@ import (
 	"sync"
 	"time"
 )
-
-// adminPrefix is the path of the local-only admin API.
-const adminPrefix = "/_wsgate/"
 
 // Fault injects failures into @connections calls, for testing how a backend
 // copes with throttling, errors and latency.
@@ -139,59 +134,4 @@ func faultMessage(status int) string {
 		return "Service Unavailable"
 	}
 	return "Internal server error"
-}
-
-// serveAdmin is the local-only admin API:
-//
-//	GET    /_wsgate/faults   the active fault (null when none)
-//	POST   /_wsgate/faults   set a fault: a Fault as JSON
-//	DELETE /_wsgate/faults   clear it
-//	POST   /_wsgate/drop     close every client socket with 1001, as a deployment does
-func (g *Gateway) serveAdmin(w http.ResponseWriter, r *http.Request) {
-	if ip := net.ParseIP(remoteIP(r)); ip == nil || !ip.IsLoopback() {
-		writeError(w, http.StatusForbidden, "ForbiddenException", "the admin API answers loopback clients only")
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	switch r.URL.Path {
-	case adminPrefix + "faults":
-		g.serveFaults(w, r)
-	case adminPrefix + "drop":
-		if r.Method != http.MethodPost {
-			writeError(w, http.StatusMethodNotAllowed, "BadRequestException", "use POST")
-			return
-		}
-		n := g.DropAll()
-		fmt.Fprintf(w, `{"dropped":%d}`, n)
-	default:
-		writeError(w, http.StatusNotFound, "NotFoundException", "no such admin endpoint: "+r.URL.Path)
-	}
-}
-
-func (g *Gateway) serveFaults(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet:
-	case http.MethodDelete:
-		g.faults.clear()
-	case http.MethodPost:
-		var f Fault
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&f); err != nil {
-			writeError(w, http.StatusBadRequest, "BadRequestException", "fault: "+err.Error())
-			return
-		}
-		if err := f.validate(); err != nil {
-			writeError(w, http.StatusBadRequest, "BadRequestException", err.Error())
-			return
-		}
-		g.faults.set(f)
-	default:
-		writeError(w, http.StatusMethodNotAllowed, "BadRequestException", "use GET, POST or DELETE")
-		return
-	}
-	g.faults.mu.Lock()
-	out, _ := json.Marshal(g.faults.active)
-	g.faults.mu.Unlock()
-	_, _ = w.Write(out)
 }

@@ -10,11 +10,19 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/smithy-go"
+
+	"github.com/wsgate/wsgate/contract"
 )
 
+// adminCall calls the admin API as its clients do: with the admin header
+// and, on POST, a JSON content type.
 func adminCall(t *testing.T, method, url, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set(contract.HeaderAdmin, contract.AdminHeaderValue)
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -97,10 +97,14 @@ export async function startStack({ template = defaultTemplate(), serverEnv = {} 
     throw err;
   }
   async function admin(method, what, body) {
+    // The admin API requires its header on every call and a JSON content type on every POST.
     const res = await fetch(`${stack.gateway.adminUrl}/${what}`, {
       method,
-      headers: body ? { "content-type": "application/json" } : {},
-      body: body ? JSON.stringify(body) : undefined,
+      headers: {
+        "x-wsgate-admin": "1",
+        ...(method === "POST" ? { "content-type": "application/json" } : {}),
+      },
+      body: method === "POST" ? JSON.stringify(body ?? {}) : undefined,
     });
     const text = await res.text();
     if (res.status !== 200) throw new Error(`${method} ${what} at the gateway's admin API: HTTP ${res.status} ${text}`);

@@ -2,9 +2,12 @@ package vm
 
 import (
 	"context"
+	"encoding"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // apply runs one update entry (a property path or a command) on in. Caller holds Base.mu.
@@ -18,7 +21,7 @@ func (rt *Runtime) apply(in *instance, c Caller, e entry) error {
 		}
 		i, ok := in.info.byName[e.key]
 		if !ok || !in.info.props[i].writable {
-			rt.log.Debug("ignored update of an undeclared name", "vmId", in.vmID, "name", e.key)
+			rt.log.Debug("ignored update of an undeclared name", "vmId", in.vmID, "name", clip(e.key))
 			return nil
 		}
 		p := &in.info.props[i]
@@ -26,7 +29,7 @@ func (rt *Runtime) apply(in *instance, c Caller, e entry) error {
 		if err != nil {
 			return &Exception{Type: "FormatException", Message: fmt.Sprintf("%s: %v", e.key, err)}
 		}
-		in.rv.Elem().Field(p.index).Set(v)
+		assignWritable(in.rv.Elem().Field(p.index), v)
 		in.base().record(change{key: e.key})
 		return in.afterSet(ctx, e.key)
 	}
@@ -98,7 +101,7 @@ func (rt *Runtime) setPath(in *instance, e entry) (bool, error) {
 		if err != nil {
 			return false, &Exception{Type: "FormatException", Message: fmt.Sprintf("%s: %v", e.key, err)}
 		}
-		fv.Set(v)
+		assignWritable(fv, v)
 		return true, nil
 	}
 	return false, nil
@@ -109,6 +112,104 @@ func hasWriteTag(f reflect.StructField) bool {
 		if opt == "write" {
 			return true
 		}
+	}
+	return false
+}
+
+// assignWritable stores src (decoded from the client) into dst, honouring the write tags
+// inside structs the way the path form does: a whole-object write {"Me":{"Role":"admin"}}
+// sets only the fields of Me tagged `vm:"write"` (at every level), exactly as "Me.Role"
+// would. Other fields keep their values; elements of a written list or map start from zero
+// values, so a client never chooses the value of a field it may not write. Types that
+// decode themselves (time.Time, json.Unmarshaler, encoding.TextUnmarshaler) are values.
+func assignWritable(dst, src reflect.Value) {
+	if !hasTaggedStructs(dst.Type()) {
+		dst.Set(src)
+		return
+	}
+	switch dst.Kind() {
+	case reflect.Struct:
+		t := dst.Type()
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() && hasWriteTag(f) {
+				assignWritable(dst.Field(i), src.Field(i))
+			}
+		}
+	case reflect.Pointer:
+		switch {
+		case !src.IsNil() && dst.IsNil():
+			dst.Set(reflect.New(dst.Type().Elem()))
+			assignWritable(dst.Elem(), src.Elem())
+		case !src.IsNil():
+			assignWritable(dst.Elem(), src.Elem())
+		case !dst.IsNil():
+			// null clears what the client may write, not the fields it may not.
+			assignWritable(dst.Elem(), reflect.Zero(dst.Type().Elem()))
+		}
+	case reflect.Slice:
+		if src.IsNil() {
+			dst.SetZero()
+			return
+		}
+		out := reflect.MakeSlice(dst.Type(), src.Len(), src.Len())
+		for i := range src.Len() {
+			assignWritable(out.Index(i), src.Index(i))
+		}
+		dst.Set(out)
+	case reflect.Array:
+		for i := range src.Len() {
+			el := reflect.New(dst.Type().Elem()).Elem()
+			assignWritable(el, src.Index(i))
+			dst.Index(i).Set(el)
+		}
+	case reflect.Map:
+		if src.IsNil() {
+			dst.SetZero()
+			return
+		}
+		out := reflect.MakeMapWithSize(dst.Type(), src.Len())
+		for it := src.MapRange(); it.Next(); {
+			el := reflect.New(dst.Type().Elem()).Elem()
+			assignWritable(el, it.Value())
+			out.SetMapIndex(it.Key(), el)
+		}
+		dst.Set(out)
+	default:
+		dst.Set(src)
+	}
+}
+
+var (
+	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	taggedStructs       sync.Map // reflect.Type → bool, see hasTaggedStructs
+)
+
+// hasTaggedStructs reports whether values of t contain structs whose fields the write tags
+// govern, so that assignWritable must filter; for other types (strings, numbers, lists of
+// them) a write is a plain assignment.
+func hasTaggedStructs(t reflect.Type) bool {
+	if v, ok := taggedStructs.Load(t); ok {
+		return v.(bool)
+	}
+	v := containsStructs(t, map[reflect.Type]bool{})
+	taggedStructs.Store(t, v)
+	return v
+}
+
+func containsStructs(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return false // a recursive type: the first visit answers
+	}
+	seen[t] = true
+	if reflect.PointerTo(t).Implements(jsonUnmarshalerType) || reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		return containsStructs(t.Elem(), seen)
 	}
 	return false
 }

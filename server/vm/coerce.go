@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -58,6 +59,11 @@ func coerce(raw json.RawMessage, t reflect.Type) (reflect.Value, error) {
 		f, err := strconv.ParseFloat(strings.TrimSpace(text), t.Bits())
 		if err != nil {
 			return v, fmt.Errorf("cannot convert %s to %v", short(raw), t)
+		}
+		// ParseFloat accepts "NaN", "Inf" and "Infinity"; JSON cannot carry them, so one
+		// such value would make every later full state of the view model fail to encode.
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return v, fmt.Errorf("cannot convert %s to %v: not a finite number", short(raw), t)
 		}
 		v.SetFloat(f)
 		return v, nil

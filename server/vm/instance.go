@@ -28,7 +28,6 @@ type instance struct {
 // sharedVM is the membership of a multicast instance. Broadcast is O(members).
 type sharedVM struct {
 	key     string
-	group   string
 	members map[string]struct{}
 	order   []string // join order, so every broadcast visits members the same way
 }
@@ -49,8 +48,25 @@ func (in *instance) targets() []string {
 	return slices.Clone(in.shared.order)
 }
 
+// send pushes a frame to one connection, or an exception payload in its place when the
+// frame is over the limit API Gateway accepts.
 func (in *instance) send(connID string, frame []byte) {
+	if in.rt.frameFits(connID, in.vmID, frame) {
+		in.rt.sender.Send(connID, frame)
+	}
+}
+
+// sendState sends a full state to one connection. A state over the frame limit is not sent
+// and returned as an exception, so the caller does not count the connection as served.
+func (in *instance) sendState(connID string, state []byte) error {
+	frame := protocol.Response(in.vmID, state)
+	if len(frame) > in.rt.limits.MaxFrameBytes {
+		in.rt.counts.frameTooLarge.Add(1)
+		in.rt.warn("frame too large", "full state not sent", "connectionId", connID, "vmId", clip(in.vmID), "bytes", len(frame), "limit", in.rt.limits.MaxFrameBytes)
+		return &Exception{Type: "PayloadTooLargeException", Message: frameTooLarge(in.vmID, len(frame), in.rt.limits.MaxFrameBytes)}
+	}
 	in.rt.sender.Send(connID, frame)
+	return nil
 }
 
 // sendData pushes data (a JSON object) to one connection.
@@ -68,14 +84,16 @@ func (in *instance) sendException(connID string, ex *Exception) {
 func (in *instance) guard(fn func() error, caller, what string) (ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
-			in.rt.log.Error("view model panicked", "vmId", in.vmID, "during", what, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			in.rt.log.Error("view model panicked", "vmId", in.vmID, "during", clip(what), "panic", clip(fmt.Sprint(v)), "stack", string(debug.Stack()))
 			in.report(caller, panicException())
 			ok = false
 		}
 	}()
 	if err := fn(); err != nil {
 		ex := errorException(err)
-		in.rt.log.Warn("view model error", "vmId", in.vmID, "during", what, "exceptionType", ex.Type, "error", ex.Message)
+		// Client input reaches these (a bad value, an unknown command argument): clipped, and
+		// one line per exception type per interval however often a client repeats it.
+		in.rt.warn("view model error\x00"+ex.Type, "view model error", "vmId", in.vmID, "during", clip(what), "exceptionType", clip(ex.Type), "error", clip(ex.Message))
 		in.report(caller, ex)
 		return false
 	}
@@ -115,7 +133,7 @@ func (in *instance) takeChanges(echo map[string]string) (all, forCaller []byte) 
 	for _, c := range changes {
 		val, err := in.changeValue(c)
 		if err != nil {
-			in.rt.log.Error("cannot serialise change", "vmId", in.vmID, "key", c.key, "error", err)
+			in.rt.log.Error("cannot serialise change", "vmId", in.vmID, "key", clip(c.key), "error", clip(err.Error()))
 			continue
 		}
 		all = appendMember(all, c.key, val)
@@ -194,7 +212,7 @@ func (in *instance) flush(caller string, echo map[string]string) {
 func (in *instance) sendDirect(connIDs []string, prop string, value any) {
 	val, err := appendAny(nil, value)
 	if err != nil {
-		in.rt.log.Error("cannot serialise direct send", "vmId", in.vmID, "property", prop, "error", err)
+		in.rt.log.Error("cannot serialise direct send", "vmId", in.vmID, "property", clip(prop), "error", clip(err.Error()))
 		return
 	}
 	frame := protocol.Response(in.vmID, closeObject(appendMember([]byte{'{'}, prop, val)))

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/wsgate/wsgate/server/protocol"
 	"github.com/wsgate/wsgate/server/store"
@@ -51,8 +52,22 @@ type Config struct {
 	// Closer, when set, closes connections that send update_vm or dispose_vm although this
 	// runtime holds no session for them (it was restarted, or the client never requested a
 	// view model here), so that the client reconnects and requests its view models again.
-	// Default: nil, such messages are dropped with a log line.
+	// Default: nil, such messages are dropped with a log line. The runtime also closes,
+	// through it, a connection that sends a vmId over MaxVMIDBytes.
 	Closer Closer
+
+	// MaxVMIDBytes bounds a vmId; a message with a longer one closes the connection.
+	// Default: DefaultMaxVMIDBytes (256).
+	MaxVMIDBytes int
+	// MaxVMDepth bounds the levels of a requested vmId ("Master.Child" has 2); a deeper
+	// request_vm gets an exception payload. Default: DefaultMaxVMDepth (4).
+	MaxVMDepth int
+	// MaxVMsPerConnection bounds the view models one connection holds, masters included; a
+	// request_vm over it gets an exception payload. Default: DefaultMaxVMsPerConnection (64).
+	MaxVMsPerConnection int
+	// MaxFrameBytes bounds one frame to a client; a larger one is replaced by an exception
+	// payload. Default: DefaultMaxFrameBytes (131,072, API Gateway's limit).
+	MaxFrameBytes int
 }
 
 // Runtime runs view models for many connections. Messages of one connection are handled in
@@ -64,6 +79,9 @@ type Runtime struct {
 	log       *slog.Logger
 	authorize AuthorizeFunc
 	closer    Closer
+	limits    Config // only the Max… fields are read
+	counts    counters
+	warnings  *limiter
 
 	mu       sync.Mutex // guards sessions, their queues, pending
 	sessions map[string]*session
@@ -97,14 +115,20 @@ func New(cfg Config) *Runtime {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	cfg.setDefaults()
 	return &Runtime{
 		reg: cfg.Registry, sender: cfg.Sender, store: cfg.Store, log: cfg.Logger, authorize: cfg.Authorize, closer: cfg.Closer,
+		limits:   Config{MaxVMIDBytes: cfg.MaxVMIDBytes, MaxVMDepth: cfg.MaxVMDepth, MaxVMsPerConnection: cfg.MaxVMsPerConnection, MaxFrameBytes: cfg.MaxFrameBytes},
+		warnings: newLimiter(time.Now),
 		sessions: map[string]*session{}, shared: map[string]*instance{},
 	}
 }
 
 // Handle queues a client message from connection c.ConnectionID and returns at once.
 func (rt *Runtime) Handle(c Caller, m *protocol.Message) {
+	if rt.refuseLongVMID(c.ConnectionID, m.CallType, m.VMID) {
+		return
+	}
 	rt.enqueue(c.ConnectionID, true, func(s *session) {
 		s.caller.ConnectionID = c.ConnectionID
 		if c.SourceIP != "" {
@@ -243,14 +267,17 @@ func (rt *Runtime) forgetIfEmpty(s *session) {
 func (rt *Runtime) run(s *session, task func(*session)) {
 	defer func() {
 		if v := recover(); v != nil {
-			rt.log.Error("runtime panicked", "connectionId", s.caller.ConnectionID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			rt.log.Error("runtime panicked", "connectionId", s.caller.ConnectionID, "panic", clip(fmt.Sprint(v)), "stack", string(debug.Stack()))
 		}
 	}()
 	task(s)
 }
 
 func (rt *Runtime) sendException(connID, vmID string, ex *Exception) {
-	rt.sender.Send(connID, protocol.Response(vmID, protocol.ExceptionData(ex.Type, ex.Message)))
+	frame := protocol.Response(vmID, protocol.ExceptionData(ex.Type, ex.Message))
+	if rt.frameFits(connID, vmID, frame) {
+		rt.sender.Send(connID, frame)
+	}
 }
 
 func (s *session) find(vmID string) *instance {
@@ -291,6 +318,10 @@ func (rt *Runtime) requestVM(s *session, m *protocol.Message) {
 		rt.resendState(in, conn)
 		return
 	}
+	if err := rt.checkNewVM(s, m.VMID); err != nil {
+		rt.sendException(conn, m.VMID, errorException(err))
+		return
+	}
 	if _, err := rt.create(s, m.VMID, args, true); err != nil {
 		if err != errReported {
 			rt.sendException(conn, m.VMID, errorException(err))
@@ -298,7 +329,7 @@ func (rt *Runtime) requestVM(s *session, m *protocol.Message) {
 		return
 	}
 	if err := rt.store.AddVM(context.Background(), conn, m.VMID, string(m.VMArgs)); err != nil {
-		rt.log.Error("store registration failed", "connectionId", conn, "vmId", m.VMID, "error", err)
+		rt.log.Error("store registration failed", "connectionId", conn, "vmId", clip(m.VMID), "error", err)
 	}
 	rt.flushSession(s, m.VMID)
 }
@@ -387,7 +418,7 @@ func (rt *Runtime) subVM(master *instance, req *Request) (Model, error) {
 func (rt *Runtime) newModel(t *vmType, req *Request) (m Model, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			rt.log.Error("view-model constructor panicked", "vmId", req.VMID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			rt.log.Error("view-model constructor panicked", "vmId", clip(req.VMID), "panic", clip(fmt.Sprint(v)), "stack", string(debug.Stack()))
 			m, err = nil, panicException()
 		}
 	}()
@@ -423,11 +454,13 @@ func (rt *Runtime) construct(s *session, t *vmType, child Model, req *Request, a
 	}
 	if respond {
 		state, err := in.fullState()
+		if err == nil {
+			err = in.sendState(conn, state)
+		}
 		if err != nil {
 			in.dispose()
 			return nil, err
 		}
-		in.sendData(conn, state)
 	}
 	// Changes made while creating are part of the full state; do not send them again.
 	b.changes = nil
@@ -452,7 +485,9 @@ func (rt *Runtime) initialise(in *instance, c Caller, args []entry) bool {
 }
 
 // joinShared adds the session's connection to the shared instance for the request's group,
-// creating it on first use, and sends the full state to the new member.
+// creating it on first use, and sends the full state to the new member. The connection
+// becomes a member only once its full state was sent: a joiner whose state cannot be sent
+// (it fails to encode, or is over the frame limit) gets the error and no later pushes.
 func (rt *Runtime) joinShared(s *session, t *vmType, req *Request, args []entry, respond bool) (*instance, error) {
 	conn := s.caller.ConnectionID
 	group := ""
@@ -463,52 +498,93 @@ func (rt *Runtime) joinShared(s *session, t *vmType, req *Request, args []entry,
 		}
 	}
 	key := req.VMID + "\x00" + group
-	rt.sharedMu.Lock()
-	in := rt.shared[key]
-	created := false
-	if in == nil || in.disposed {
-		m, err := rt.newModel(t, req)
+	for {
+		in, created, err := rt.sharedInstance(t, req, key)
 		if err != nil {
-			rt.sharedMu.Unlock()
 			return nil, err
 		}
-		in = rt.newInstance(req.VMID, t, t.info, m, "")
-		in.shared = &sharedVM{key: key, group: group, members: map[string]struct{}{}}
-		rt.shared[key] = in
-		created = true
-	}
-	b := in.base()
-	b.mu.Lock()
-	rt.sharedMu.Unlock()
-	defer b.mu.Unlock()
-	if created && !rt.initialise(in, s.caller, args) {
-		rt.sharedMu.Lock()
-		delete(rt.shared, key)
+		b := in.base()
+		b.mu.Lock()
 		rt.sharedMu.Unlock()
-		in.dispose()
-		return nil, errReported
+		if in.disposed {
+			// Its creator failed (or its last member left) between our lookup and our lock.
+			b.mu.Unlock()
+			continue
+		}
+		if err := rt.admit(in, s.caller, args, created, respond); err != nil {
+			abandon := len(in.shared.members) == 0
+			if abandon {
+				in.dispose()
+			}
+			b.mu.Unlock()
+			if abandon {
+				rt.forgetShared(in)
+			}
+			return nil, err
+		}
+		b.mu.Unlock()
+		if err := rt.store.Join(context.Background(), key, conn); err != nil {
+			rt.log.Error("store join failed", "connectionId", conn, "group", clip(key), "error", err)
+		}
+		return in, nil
+	}
+}
+
+// sharedInstance finds or creates the shared instance for key. It returns with
+// rt.sharedMu held unless it fails.
+func (rt *Runtime) sharedInstance(t *vmType, req *Request, key string) (in *instance, created bool, err error) {
+	rt.sharedMu.Lock()
+	in = rt.shared[key]
+	if in != nil && !in.disposed {
+		return in, false, nil
+	}
+	m, err := rt.newModel(t, req)
+	if err != nil {
+		rt.sharedMu.Unlock()
+		return nil, false, err
+	}
+	in = rt.newInstance(req.VMID, t, t.info, m, "")
+	in.shared = &sharedVM{key: key, members: map[string]struct{}{}}
+	rt.shared[key] = in
+	return in, true, nil
+}
+
+// admit initialises a new shared instance, sends the joiner its full state and only then
+// makes it a member. Caller holds Base.mu.
+func (rt *Runtime) admit(in *instance, c Caller, args []entry, created, respond bool) error {
+	conn := c.ConnectionID
+	if created && !rt.initialise(in, c, args) {
+		return errReported
+	}
+	if respond {
+		state, err := in.fullState()
+		if err == nil {
+			err = in.sendState(conn, state)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	in.shared.members[conn] = struct{}{}
 	in.shared.order = append(in.shared.order, conn)
-	if respond {
-		state, err := in.fullState()
-		if err != nil {
-			return nil, err
-		}
-		in.sendData(conn, state)
-	}
 	// Pending changes go to the other members; the new one has them in its full state.
 	in.flushExcept(conn)
-	if err := rt.store.Join(context.Background(), key, conn); err != nil {
-		rt.log.Error("store join failed", "connectionId", conn, "group", key, "error", err)
+	return nil
+}
+
+// forgetShared drops a disposed shared instance from the map, unless it was replaced.
+func (rt *Runtime) forgetShared(in *instance) {
+	rt.sharedMu.Lock()
+	if rt.shared[in.shared.key] == in {
+		delete(rt.shared, in.shared.key)
 	}
-	return in, nil
+	rt.sharedMu.Unlock()
 }
 
 func (rt *Runtime) groupOf(t *vmType, req *Request) (g string, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			rt.log.Error("group function panicked", "vmId", req.VMID, "panic", fmt.Sprint(v))
+			rt.log.Error("group function panicked", "vmId", clip(req.VMID), "panic", clip(fmt.Sprint(v)))
 			err = panicException()
 		}
 	}()
@@ -550,7 +626,7 @@ func (rt *Runtime) updateVM(s *session, m *protocol.Message) {
 	}
 	in := s.find(m.VMID)
 	if in == nil {
-		rt.log.Warn("update received before request_vm", "connectionId", conn, "vmId", m.VMID)
+		rt.warn("update before request", "update received before request_vm", "connectionId", conn, "vmId", clip(m.VMID))
 		return
 	}
 	if err := rt.checkAccess(s.caller, m.VMID, in.typ); err != nil {
@@ -602,10 +678,10 @@ func (rt *Runtime) closeUnknown(s *session, m *protocol.Message) bool {
 	}
 	conn := s.caller.ConnectionID
 	if rt.closer == nil {
-		rt.log.Warn(m.CallType+" from a connection without a session, dropped", "connectionId", conn, "vmId", m.VMID)
+		rt.warn("no session\x00"+m.CallType, m.CallType+" from a connection without a session, dropped", "connectionId", conn, "vmId", clip(m.VMID))
 		return true
 	}
-	rt.log.Info("closing connection", "connectionId", conn, "callType", m.CallType, "vmId", m.VMID,
+	rt.log.Info("closing connection", "connectionId", conn, "callType", m.CallType, "vmId", clip(m.VMID),
 		"reason", "no session for this connection (server restarted, or no request_vm seen here): the client reconnects and requests its view models again")
 	rt.closer.CloseConnection(conn)
 	return true
@@ -628,7 +704,7 @@ func (rt *Runtime) disposeVM(s *session, m *protocol.Message) {
 		rt.release(s.caller, in)
 		s.vms = slices.DeleteFunc(s.vms, func(x *instance) bool { return x == in })
 		if err := rt.store.RemoveVM(context.Background(), s.caller.ConnectionID, in.vmID); err != nil {
-			rt.log.Error("store removal failed", "connectionId", s.caller.ConnectionID, "vmId", in.vmID, "error", err)
+			rt.log.Error("store removal failed", "connectionId", s.caller.ConnectionID, "vmId", clip(in.vmID), "error", err)
 		}
 	}
 }
@@ -680,7 +756,7 @@ func (rt *Runtime) release(c Caller, in *instance) {
 	b.mu.Unlock()
 	rt.sharedMu.Unlock()
 	if err := rt.store.Leave(context.Background(), in.shared.key, conn); err != nil {
-		rt.log.Error("store leave failed", "connectionId", conn, "group", in.shared.key, "error", err)
+		rt.log.Error("store leave failed", "connectionId", conn, "group", clip(in.shared.key), "error", err)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/wsgate/wsgate/contract"
 )
 
 // Defaults of the API and stage props.
@@ -213,6 +215,7 @@ func (w *WebSocketApi) addRoute(spec routeSpec, props *WebSocketApiProps) *ApiRo
 		TemplateSelectionExpression: jsii.String(TemplateSelectionExpression),
 		TimeoutInMillis:             timeout.ToMilliseconds(nil),
 		PayloadFormatVersion:        jsii.String("1.0"),
+		RequestParameters:           identityParameters(),
 	}
 	if pb := props.PrivateBackend; pb != nil {
 		port := orNumber(pb.Port, DefaultPrivateBackendPort)
@@ -247,6 +250,28 @@ func (w *WebSocketApi) addRoute(spec routeSpec, props *WebSocketApiProps) *ApiRo
 		"WebSocket APIs authorize only at $connect; this construct leaves authorization to the backend, which sees every connection first (add a $connect authorizer on Route to change that)", nil})
 	return r
 }
+
+// identityParameters hands the backend the connection's identity in
+// request headers filled from API Gateway's $context, which no client can
+// write; the request template's body embeds the client's frame, so the
+// server trusts these headers and refuses a body that disagrees with them.
+// AWS documents context.VARIABLE_NAME as a request-parameter source for
+// WebSocket integrations when the variable is one of the WebSocket context
+// variables (docs.aws.amazon.com/apigateway/latest/developerguide/
+// websocket-api-data-mapping.html), and connectionId, identity.sourceIp and
+// identity.userAgent all are (…/apigateway-websocket-api-mapping-template-reference.html),
+// on every route.
+func identityParameters() *map[string]*string {
+	return &map[string]*string{
+		headerParameter(contract.HeaderConnectionID): jsii.String("context.connectionId"),
+		headerParameter(contract.HeaderSourceIP):     jsii.String("context.identity.sourceIp"),
+		headerParameter(contract.HeaderUserAgent):    jsii.String("context.identity.userAgent"),
+	}
+}
+
+// headerParameter is the request-parameter key of an integration request
+// header.
+func headerParameter(name string) string { return "integration.request.header." + name }
 
 // buildStage creates the auto-deployed stage. The L2 stage drops access-log
 // settings in this CDK version, so they are set on the L1 resource, which

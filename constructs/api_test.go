@@ -70,6 +70,7 @@ func TestWebSocketApiMatchesDotnetifyTemplate(t *testing.T) {
 		if tmpl != w.template {
 			t.Errorf("%s request template = %q, want %q", key, tmpl, w.template)
 		}
+		checkIdentityParameters(t, key, ip["RequestParameters"])
 	}
 	assert(t, "route responses", func() {
 		tpl.ResourcePropertiesCountIs(jsii.String("AWS::ApiGatewayV2::RouteResponse"), map[string]any{"RouteResponseKey": "$default"}, jsii.Number(3))
@@ -78,6 +79,29 @@ func TestWebSocketApiMatchesDotnetifyTemplate(t *testing.T) {
 		tpl.ResourcePropertiesCountIs(jsii.String("AWS::ApiGatewayV2::IntegrationResponse"), map[string]any{"IntegrationResponseKey": "$default"}, jsii.Number(3))
 	})
 	assert(t, "no VPC link", func() { tpl.ResourceCountIs(jsii.String("AWS::ApiGateway::VpcLink"), jsii.Number(0)) })
+}
+
+// checkIdentityParameters requires an integration's request parameters to
+// carry the connection's identity from $context in the headers the server
+// trusts, and nothing a client can write.
+func checkIdentityParameters(t *testing.T, what string, params any) {
+	t.Helper()
+	want := map[string]any{
+		"integration.request.header.X-Wsgate-Connection-Id": "context.connectionId",
+		"integration.request.header.X-Wsgate-Source-Ip":     "context.identity.sourceIp",
+		"integration.request.header.X-Wsgate-User-Agent":    "context.identity.userAgent",
+	}
+	got, _ := params.(map[string]any)
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s request parameter %s = %v, want %v", what, k, got[k], v)
+		}
+	}
+	for k, v := range got {
+		if s, ok := v.(string); ok && strings.HasPrefix(s, "route.request.") {
+			t.Errorf("%s request parameter %s comes from %s, which the client writes", what, k, s)
+		}
+	}
 }
 
 // targetIntegration returns the logical id in a route target

@@ -38,6 +38,7 @@ func TestWebSocketApiPrivateBackend(t *testing.T) {
 		if ref, _ := p["ConnectionId"].(map[string]any); ref["Ref"] != linkID {
 			t.Errorf("%s ConnectionId = %v, want Ref %s", id, p["ConnectionId"], linkID)
 		}
+		checkIdentityParameters(t, id, p["RequestParameters"])
 	}
 }
 

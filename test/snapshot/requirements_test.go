@@ -10,6 +10,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	wsgate "github.com/wsgate/wsgate/constructs"
+	"github.com/wsgate/wsgate/contract"
 )
 
 // of returns the template's resources of one type by logical id.
@@ -90,7 +91,21 @@ func TestIntegrationsUseTheVpcLinkToTheNlb(t *testing.T) {
 		}
 		same(t, id+" ConnectionId", p["ConnectionId"], `{"Ref":"`+linkID+`"}`)
 		same(t, id+" IntegrationUri", p["IntegrationUri"], `{"Fn::Join":["",["http://",{"Fn::GetAtt":["`+nlbID+`","DNSName"]},":80`+path+`"]]}`)
+		params, _ := p["RequestParameters"].(map[string]any)
+		for header, source := range identityHeaders {
+			if got := params["integration.request.header."+header]; got != source {
+				t.Errorf("%s: request parameter header %s = %v, want %s", id, header, got, source)
+			}
+		}
 	}
+}
+
+// identityHeaders are the headers every integration fills from $context,
+// where a client cannot write, with their sources.
+var identityHeaders = map[string]string{
+	contract.HeaderConnectionID: "context.connectionId",
+	contract.HeaderSourceIP:     "context.identity.sourceIp",
+	contract.HeaderUserAgent:    "context.identity.userAgent",
 }
 
 func TestLoadBalancerIsInternalAndPrivate(t *testing.T) {

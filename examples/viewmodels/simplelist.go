@@ -2,6 +2,7 @@ package viewmodels
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,28 +48,46 @@ func NewSimpleList(*vm.Request) (*SimpleList, error) {
 	return l, nil
 }
 
+// The list is shared by every client behind one address, and its full state goes to each
+// joiner in one frame: it holds at most maxEmployees rows of names up to maxNameBytes.
+const maxEmployees = 100
+
+var errLongName = &vm.Exception{Type: "ArgumentException", Message: fmt.Sprintf("a name may have at most %d bytes", maxNameBytes)}
+
 // Add appends an employee from a "First Last" name.
-func (l *SimpleList) Add(fullName string) {
+func (l *SimpleList) Add(fullName string) error {
 	first, last, _ := strings.Cut(strings.TrimSpace(fullName), " ")
+	last = strings.TrimSpace(last)
+	if len(first) > maxNameBytes || len(last) > maxNameBytes {
+		return errLongName
+	}
+	if len(l.Employees) >= maxEmployees {
+		return &vm.Exception{Type: "InvalidOperationException", Message: fmt.Sprintf("the list holds %d employees, the limit", maxEmployees)}
+	}
 	l.nextID++
-	e := &Employee{Id: l.nextID, FirstName: first, LastName: strings.TrimSpace(last)}
+	e := &Employee{Id: l.nextID, FirstName: printable(first), LastName: printable(last)}
 	l.Employees = append(l.Employees, e)
 	l.AddList("Employees", e)
+	return nil
 }
 
 // Update changes the names given in c.
-func (l *SimpleList) Update(c EmployeeChange) {
+func (l *SimpleList) Update(c EmployeeChange) error {
 	e := l.find(c.Id)
 	if e == nil {
-		return
+		return nil
+	}
+	if (c.FirstName != nil && len(*c.FirstName) > maxNameBytes) || (c.LastName != nil && len(*c.LastName) > maxNameBytes) {
+		return errLongName
 	}
 	if c.FirstName != nil {
-		e.FirstName = *c.FirstName
+		e.FirstName = printable(*c.FirstName)
 	}
 	if c.LastName != nil {
-		e.LastName = *c.LastName
+		e.LastName = printable(*c.LastName)
 	}
 	l.UpdateList("Employees", e)
+	return nil
 }
 
 // Remove deletes the employee with id.
@@ -90,17 +109,32 @@ func (l *SimpleList) ListItem(list, key string) (any, bool) {
 	return e, e != nil
 }
 
-// OnPropertySet pushes an in-place edit to every member.
+// OnPropertySet pushes an in-place edit to every member. The runtime has already stored
+// the value: a name over the limit is cut back (every member gets the cut name) and the
+// editor is told.
 func (l *SimpleList) OnPropertySet(_ context.Context, name string) error {
-	if rest, ok := strings.CutPrefix(name, "Employees.$"); ok {
-		key, _, _ := strings.Cut(rest, ".")
-		if id, err := strconv.Atoi(key); err == nil {
-			if e := l.find(id); e != nil {
-				l.UpdateList("Employees", e)
-			}
-		}
+	rest, ok := strings.CutPrefix(name, "Employees.$")
+	if !ok {
+		return nil
 	}
-	return nil
+	key, _, _ := strings.Cut(rest, ".")
+	id, err := strconv.Atoi(key)
+	if err != nil {
+		return nil
+	}
+	e := l.find(id)
+	if e == nil {
+		return nil
+	}
+	var tooLong error
+	for _, n := range []*string{&e.FirstName, &e.LastName} {
+		if len(*n) > maxNameBytes {
+			*n, tooLong = clipBytes(*n, maxNameBytes), errLongName
+		}
+		*n = printable(*n)
+	}
+	l.UpdateList("Employees", e)
+	return tooLong
 }
 
 func (l *SimpleList) find(id int) *Employee {

@@ -14,6 +14,9 @@ import (
 type Options struct {
 	// LiveChartInterval is the LiveChart push period. Default: one second.
 	LiveChartInterval time.Duration
+	// ChatMemberID makes the Id of a new ChatRoom member, the id other members see (never
+	// the connection id). Default: crypto/rand.Text, 26 random characters.
+	ChatMemberID func() string
 }
 
 // Register adds the five demo view models to reg.
@@ -29,7 +32,13 @@ func Register(reg *vm.Registry, opts Options) error {
 			vm.Commands("Add", "Update", "Remove"),
 			vm.Shared(func(r *vm.Request) string { return r.Caller.SourceIP })),
 		vm.Register(reg, "LiveChartVM", func(r *vm.Request) (*LiveChart, error) { return NewLiveChart(interval), nil }),
-		vm.Register(reg, "ChatRoomVM", NewChatRoom,
+		vm.Register(reg, "ChatRoomVM", func(r *vm.Request) (*ChatRoom, error) {
+			room, err := NewChatRoom(r)
+			if err == nil && opts.ChatMemberID != nil {
+				room.newID = opts.ChatMemberID
+			}
+			return room, err
+		},
 			vm.Commands("AddUser", "SendMessage", "RemoveUser"),
 			vm.Shared(nil)),
 	)

@@ -18,13 +18,13 @@ func TestGoneDisposesTheConnection(t *testing.T) {
 		// Connections are handled concurrently: let A join before B asks for the room.
 		s.settle()
 	}
-	s.expect("B1=", r(`{\"Messages\":[],\"Users\":[{\"Id\":\"A1=\",\"CorrelationId\":\"A1=\",\"Name\":\"user1\",\"IpAddress\":\"10.0.0.9\",\"Browser\":null}],\"Messages_itemKey\":\"Id\",\"Users_itemKey\":\"Id\"}`))
+	s.expect("B1=", r(`{\"Messages\":[],\"Users\":[{\"Id\":\"member1\",\"CorrelationId\":\"A1=\",\"Name\":\"user1\",\"IpAddress\":null,\"Browser\":null}],\"Messages_itemKey\":\"Id\",\"Users_itemKey\":\"Id\"}`))
 	s.seen["A1="], s.seen["B1="] = 3, 2
 	s.quiet("A1=", "B1=")
 	s.sink.SetGone("B1=")
 	s.send("A1=", `{"callType":"update_vm","vmId":"ChatRoomVM","value":"{\"SendMessage\":{\"Text\":\"hi\",\"Date\":\"2024-05-01T10:00:00.000Z\",\"UserName\":\"\"}}"}`)
-	s.expect("A1=", r(`{\"Messages_add\":{\"Id\":1714557600000,\"UserId\":\"A1=\",\"UserName\":\"user1\",\"Date\":\"2024-05-01T10:00:00+00:00\",\"Text\":\"hi\"}}`))
-	s.expect("A1=", r(`{\"Users_remove\":\"B1=\"}`))
+	s.expect("A1=", r(`{\"Messages_add\":{\"Id\":1714557600000,\"UserId\":\"member1\",\"UserName\":\"user1\",\"Date\":\"2024-05-01T10:00:00+00:00\",\"Text\":\"hi\"}}`))
+	s.expect("A1=", r(`{\"Users_remove\":\"member2\"}`))
 	s.quiet("A1=", "B1=")
 	if n := s.rt.Sessions(); n != 1 {
 		t.Errorf("sessions = %d, want 1 (B forgotten)", n)

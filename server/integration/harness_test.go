@@ -3,6 +3,7 @@ package integration_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -43,7 +44,11 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	}
 	t.Cleanup(func() { sk.Close() })
 	reg := vm.NewRegistry()
-	if err := viewmodels.Register(reg, viewmodels.Options{LiveChartInterval: 5 * time.Millisecond}); err != nil {
+	// ChatRoom member ids in join order (random in production), so transcripts are exact;
+	// the room calls it under its own lock.
+	members := 0
+	memberID := func() string { members++; return fmt.Sprintf("member%d", members) }
+	if err := viewmodels.Register(reg, viewmodels.Options{LiveChartInterval: 5 * time.Millisecond, ChatMemberID: memberID}); err != nil {
 		t.Fatal(err)
 	}
 	if opts.register != nil {

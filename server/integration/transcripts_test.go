@@ -127,8 +127,8 @@ func TestChatRoomTranscript(t *testing.T) {
 	r := func(data string) string {
 		return `{"callType":"response_vm","vmId":"ChatRoomVM","data":"` + data + `"}`
 	}
-	userA := `{\"Id\":\"A1=\",\"CorrelationId\":\"0.5\",\"Name\":\"user1\",\"IpAddress\":\"10.0.0.9\",\"Browser\":null}`
-	userB := `{\"Id\":\"B1=\",\"CorrelationId\":\"0.7\",\"Name\":\"user2\",\"IpAddress\":\"10.0.0.9\",\"Browser\":null}`
+	userA := `{\"Id\":\"member1\",\"CorrelationId\":\"0.5\",\"Name\":\"user1\",\"IpAddress\":null,\"Browser\":null}`
+	userB := `{\"Id\":\"member2\",\"CorrelationId\":\"0.7\",\"Name\":\"user2\",\"IpAddress\":null,\"Browser\":null}`
 	s.send("A1=", `{"callType":"request_vm","vmId":"ChatRoomVM","vmArgs":"{}"}`)
 	s.expect("A1=", r(`{\"Messages\":[],\"Users\":[],\"Messages_itemKey\":\"Id\",\"Users_itemKey\":\"Id\"}`))
 	s.send("A1=", `{"callType":"update_vm","vmId":"ChatRoomVM","value":"{\"AddUser\":\"0.5\"}"}`)
@@ -139,16 +139,16 @@ func TestChatRoomTranscript(t *testing.T) {
 	s.expect("B1=", r(`{\"Users_add\":`+userB+`}`))
 	s.expect("A1=", r(`{\"Users_add\":`+userB+`}`))
 	s.send("A1=", `{"callType":"update_vm","vmId":"ChatRoomVM","value":"{\"SendMessage\":{\"Text\":\"my name is Ann\",\"Date\":\"2024-05-01T10:00:00.000Z\",\"UserName\":\"Ann\"}}"}`)
-	msg := r(`{\"Users_update\":{\"Id\":\"A1=\",\"CorrelationId\":\"0.5\",\"Name\":\"Ann\",\"IpAddress\":\"10.0.0.9\",\"Browser\":null},\"Messages_add\":{\"Id\":1714557600000,\"UserId\":\"A1=\",\"UserName\":\"Ann\",\"Date\":\"2024-05-01T10:00:00+00:00\",\"Text\":\"my name is Ann\"}}`)
+	msg := r(`{\"Users_update\":{\"Id\":\"member1\",\"CorrelationId\":\"0.5\",\"Name\":\"Ann\",\"IpAddress\":null,\"Browser\":null},\"Messages_add\":{\"Id\":1714557600000,\"UserId\":\"member1\",\"UserName\":\"Ann\",\"Date\":\"2024-05-01T10:00:00+00:00\",\"Text\":\"my name is Ann\"}}`)
 	s.expect("A1=", msg)
 	s.expect("B1=", msg)
 	s.send("A1=", `{"callType":"update_vm","vmId":"ChatRoomVM","value":"{\"SendMessage\":{\"Text\":\"user2: psst\",\"Date\":\"2024-05-01T10:01:00.000Z\",\"UserName\":\"\"}}"}`)
-	private := r(`{\"PrivateMessage\":{\"Id\":1714557660000,\"UserId\":\"A1=\",\"UserName\":\"Ann\",\"Date\":\"2024-05-01T10:01:00+00:00\",\"Text\":\"user2: psst\"}}`)
+	private := r(`{\"PrivateMessage\":{\"Id\":1714557660000,\"UserId\":\"member1\",\"UserName\":\"Ann\",\"Date\":\"2024-05-01T10:01:00+00:00\",\"Text\":\"user2: psst\"}}`)
 	s.expect("B1=", private)
 	s.expect("A1=", private)
 	s.send("B1=", `{"callType":"update_vm","vmId":"ChatRoomVM","value":"{\"RemoveUser\":null}"}`)
-	s.expect("B1=", r(`{\"Users_remove\":\"B1=\"}`))
-	s.expect("A1=", r(`{\"Users_remove\":\"B1=\"}`))
+	s.expect("B1=", r(`{\"Users_remove\":\"member2\"}`))
+	s.expect("A1=", r(`{\"Users_remove\":\"member2\"}`))
 	s.send("B1=", `{"callType":"dispose_vm","vmId":"ChatRoomVM"}`)
 	s.quiet("A1=", "B1=")
 	// A tab closed without cleanup: $disconnect alone removes the user for the others.
@@ -156,9 +156,9 @@ func TestChatRoomTranscript(t *testing.T) {
 	s.send("C1=", `{"callType":"update_vm","vmId":"ChatRoomVM","value":"{\"AddUser\":\"0.9\"}"}`)
 	s.settle()
 	s.seen["C1="] = 2
-	s.expect("A1=", r(`{\"Users_add\":{\"Id\":\"C1=\",\"CorrelationId\":\"0.9\",\"Name\":\"user3\",\"IpAddress\":\"10.0.0.9\",\"Browser\":null}}`))
+	s.expect("A1=", r(`{\"Users_add\":{\"Id\":\"member3\",\"CorrelationId\":\"0.9\",\"Name\":\"user3\",\"IpAddress\":null,\"Browser\":null}}`))
 	s.post("/api/dotnetify/vm/disconnect", `{"connectionId":"C1="}`)
-	s.expect("A1=", r(`{\"Users_remove\":\"C1=\"}`))
+	s.expect("A1=", r(`{\"Users_remove\":\"member3\"}`))
 	s.quiet("A1=", "B1=", "C1=")
 }
 

@@ -39,6 +39,11 @@ const (
 	EnvPushBurst         = "WSGATE_PUSH_BURST"
 	EnvPushConcurrency   = "WSGATE_PUSH_CONCURRENCY"
 	EnvLogLevel          = "WSGATE_LOG_LEVEL"
+
+	// Limits of the view-model runtime per connection (see server/vm's Default… values).
+	EnvMaxVMIDBytes        = "WSGATE_MAX_VMID_BYTES"
+	EnvMaxVMDepth          = "WSGATE_MAX_VM_DEPTH"
+	EnvMaxVMsPerConnection = "WSGATE_MAX_VMS_PER_CONNECTION"
 )
 
 // The local gateway's credentials for @connections callers: environment names and defaults.

@@ -10,6 +10,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/wsgate/wsgate/contract"
+	"github.com/wsgate/wsgate/server/vm"
 )
 
 // Config is the server configuration.
@@ -30,12 +33,20 @@ type Config struct {
 	PushConcurrency int
 	// LogLevel is debug, info, warn or error (WSGATE_LOG_LEVEL, default info).
 	LogLevel slog.Level
+	// MaxVMIDBytes bounds a client's vmId (WSGATE_MAX_VMID_BYTES, default 256).
+	MaxVMIDBytes int
+	// MaxVMDepth bounds the levels of a vmId (WSGATE_MAX_VM_DEPTH, default 4).
+	MaxVMDepth int
+	// MaxVMsPerConnection bounds the view models of one connection
+	// (WSGATE_MAX_VMS_PER_CONNECTION, default 64).
+	MaxVMsPerConnection int
 }
 
 // FromEnv reads the configuration through getenv (os.Getenv in the binary). The error lists
 // every bad variable on one line.
 func FromEnv(getenv func(string) string) (Config, error) {
-	c := Config{ListenAddr: ":8080", PushConcurrency: 256, LogLevel: slog.LevelInfo}
+	c := Config{ListenAddr: ":8080", PushConcurrency: 256, LogLevel: slog.LevelInfo,
+		MaxVMIDBytes: vm.DefaultMaxVMIDBytes, MaxVMDepth: vm.DefaultMaxVMDepth, MaxVMsPerConnection: vm.DefaultMaxVMsPerConnection}
 	var errs []string
 	bad := func(name, value, want string) {
 		errs = append(errs, fmt.Sprintf("%s=%q: %s", name, value, want))
@@ -95,6 +106,19 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			bad("WSGATE_LOG_LEVEL", v, "want debug, info, warn or error")
 		}
 	}
+	// The runtime's limits: what one connection can make the server hold.
+	intIn := func(name string, dst *int, lo, hi int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < lo || n > hi {
+				bad(name, v, fmt.Sprintf("want an integer from %d to %d", lo, hi))
+			}
+			*dst = n
+		}
+	}
+	intIn(contract.EnvMaxVMIDBytes, &c.MaxVMIDBytes, 16, 4096)
+	intIn(contract.EnvMaxVMDepth, &c.MaxVMDepth, 1, 16)
+	intIn(contract.EnvMaxVMsPerConnection, &c.MaxVMsPerConnection, 1, 4096)
 	if len(errs) > 0 {
 		return c, errors.New("invalid configuration: " + strings.Join(errs, "; "))
 	}

@@ -64,7 +64,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	rt = vm.New(vm.Config{Registry: reg, Sender: pusher, Closer: pusher, Logger: log})
+	rt = vm.New(vm.Config{Registry: reg, Sender: pusher, Closer: pusher, Logger: log,
+		MaxVMIDBytes: cfg.MaxVMIDBytes, MaxVMDepth: cfg.MaxVMDepth, MaxVMsPerConnection: cfg.MaxVMsPerConnection})
 	h := integration.NewHandler(integration.Config{Runtime: rt, Secret: cfg.IntegrationSecret, Logger: log})
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
@@ -79,5 +80,7 @@ func run() error {
 	err = integration.Serve(ctx, ln, h, shutdownTimeout, rt.Drain, pusher.Flush, closeClients, pusher.Close)
 	st := pusher.Stats()
 	log.Info("stopped", "sent", st.Sent, "retried", st.Retried, "gone", st.Gone, "failed", st.Failed, "dropped", st.Dropped, "closed", st.Closed)
+	vs := rt.Stats()
+	log.Info("view-model limits crossed", "vmIdTooLong", vs.VMIDTooLong, "vmTooDeep", vs.VMTooDeep, "tooManyVMs", vs.TooManyVMs, "frameTooLarge", vs.FrameTooLarge)
 	return err
 }

@@ -68,6 +68,13 @@ func BenchmarkHelloWorldThroughput(b *testing.B) {
 	}
 }
 
+func BenchmarkDottedVMIDAttackHeap(b *testing.B) {
+	for range b.N {
+		r, err := DottedVMIDAttackHeap(2000, 10)
+		keep(b, r, err)
+	}
+}
+
 func BenchmarkIdleSessionBytes(b *testing.B) {
 	for range b.N {
 		r, err := IdleSessionBytes(10000)
@@ -83,6 +90,7 @@ func TestMeasurementsRun(t *testing.T) {
 		func() (Result, error) { return SDKPeer(50) },
 		func() (Result, error) { return HelloWorldThroughput(64, 4) },
 		func() (Result, error) { return IdleSessionBytes(100) },
+		func() (Result, error) { return DottedVMIDAttackHeap(10, 1) },
 	} {
 		r, err := f()
 		if err != nil {

@@ -1,7 +1,33 @@
 // Package push delivers response_vm frames to clients through API Gateway's @connections
 // management API: SigV4-signed POSTs (service execute-api) over a keep-alive transport sized
-// for fan-out, with bounded concurrency, token-bucket pacing, jittered retries on 429 and 5xx,
-// and per-connection ordering.
+// for fan-out, with bounded concurrency, token-bucket pacing, jittered retries, bounded
+// per-connection queues and per-connection ordering.
+//
+// A frame that cannot be delivered means the client's state has diverged from the server's,
+// and dotNetify has no way to repair that but a fresh request_vm. So the client is never left
+// with a silent gap: its connection is closed (a signed DELETE on @connections/{id}), which
+// makes every dotnetify client reconnect and request its view models again. That happens when
+//
+//   - a frame is given up after MaxAttempts of 429 or 5xx answers (or of requests that
+//     never reached a connection);
+//   - the gateway refuses a frame as too large (413: over 128 KiB);
+//   - the gateway answers 403 twice: the cached credentials are invalidated after the first
+//     one (they may have rotated) and the frame is signed and sent once more;
+//   - the connection's queue crosses MaxQueuedFrames or MaxQueuedBytes (a slow or throttled
+//     client cannot make the server hold unbounded memory);
+//   - a request fails after it was written (a timeout or a reset while waiting for the
+//     answer): see below.
+//
+// Each case is counted in Stats under its cause and logged once per connection; the frames
+// queued behind it, and those sent while the close is pending, are dropped; OnGone runs once
+// the close was attempted. A 410 drops the connection's queue and runs OnGone too.
+//
+// The retry rule: a frame is sent again only when the gateway certainly did not deliver it:
+// a 429 or 5xx answer, or a transport error before the request had a connection (a dial
+// error, connection refused). A transport error after that may hide a frame the gateway
+// delivered, and resending it would deliver it twice: list frames such as Messages_add are
+// not idempotent (a second add appends a second item). Such a frame is not resent; the
+// connection is closed instead. Closes (DELETE) are idempotent and always retried.
 package push
 
 import (
@@ -15,7 +41,9 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
@@ -45,29 +73,79 @@ type Config struct {
 	Burst int
 	// Concurrency is the number of pushes in flight at once. Default: 256.
 	Concurrency int
-	// MaxAttempts bounds the tries of one frame on 429, 5xx and transport errors. Default: 8
-	// (with the default backoff, about 6 s of retrying before a frame is given up).
+	// MaxAttempts bounds the tries of one frame on 429, 5xx and requests that never reached
+	// a connection. Default: 8 (with the default backoff, about 6 s of retrying before a
+	// frame is given up and its connection closed).
 	MaxAttempts int
 	// BaseBackoff and MaxBackoff shape the jittered exponential backoff. Defaults: 50ms, 5s.
 	BaseBackoff, MaxBackoff time.Duration
 	// Logger receives structured logs. Default: slog.Default().
 	Logger *slog.Logger
-	// OnGone is called once when the gateway answers 410 for a connection: the client is
-	// gone and its queued frames were dropped. Typically the runtime's Disconnect.
+	// OnGone is called once when the gateway answers 410 for a connection, and once after
+	// this client closed a connection whose frames could not be delivered: the client is gone
+	// (or will come back as a new connection) and its queued frames were dropped. Typically
+	// the runtime's Disconnect.
 	OnGone func(connID string)
 	// Now is the signing clock. Default: time.Now.
 	Now func() time.Time
+	// MaxQueuedFrames bounds the frames held for one connection (queued or in flight).
+	// Default: 256. The frame that crosses it closes the connection.
+	MaxQueuedFrames int
+	// MaxQueuedBytes bounds the bytes of the frames held for one connection. Default: 1 MiB.
+	// The frame that crosses it closes the connection.
+	MaxQueuedBytes int
 }
+
+// Default queue bounds per connection.
+const (
+	DefaultMaxQueuedFrames = 256
+	DefaultMaxQueuedBytes  = 1 << 20
+)
 
 // Stats are the push counters.
 type Stats struct {
 	Sent    uint64 // frames the gateway accepted (2xx)
-	Retried uint64 // retries after 429, 5xx or a transport error
+	Retried uint64 // requests sent again: after 429, 5xx, a request that reached no connection, or one 403
 	Gone    uint64 // 410 answers (connection forgotten)
-	Failed  uint64 // frames (or queued closes) given up: other 4xx, or retries exhausted
-	Dropped uint64 // frames discarded unsent: queued for a gone connection, or after Close
-	Closed  uint64 // connections closed with a DELETE (CloseConnection, Disconnect)
+	Failed  uint64 // frames not delivered (GaveUp+TooLarge+Refused+Ambiguous), closes that failed, work cancelled by Close
+	Dropped uint64 // frames discarded unsent: behind a failed frame, over a queue bound, for a gone or closing connection, after Close
+	Closed  uint64 // connections closed with a DELETE (CloseConnection, Disconnect, and the causes below)
+
+	// Why frames were not delivered; each closes its connection.
+	GaveUp    uint64 // retries exhausted on 429, 5xx, or requests that never reached a connection
+	TooLarge  uint64 // 413: the frame is over the gateway's 128 KiB
+	Refused   uint64 // 403 again after refreshing the credentials, or another 4xx
+	Ambiguous uint64 // the request failed after it was written: maybe delivered, so not resent
+	Overflow  uint64 // connections whose queue crossed MaxQueuedFrames or MaxQueuedBytes
 }
+
+// ErrMaybeDelivered is wrapped by a push error when the request failed after it reached a
+// connection (a timeout or a reset while waiting for the answer): the gateway may have
+// delivered the frame, so it is not sent again.
+var ErrMaybeDelivered = errors.New("may have been delivered, not resent")
+
+// cause is what became of a frame that was not sent.
+type cause uint8
+
+const (
+	causeNone      cause = iota
+	causeGone            // 410
+	causeCancelled       // the context ended (Close gave up)
+	causeGaveUp
+	causeTooLarge
+	causeRefused
+	causeAmbiguous
+	causeOverflow
+)
+
+// String is the cause as logged.
+func (c cause) String() string {
+	return [...]string{"none", "gone", "cancelled", "gave_up", "too_large", "refused", "maybe_delivered", "overflow"}[c]
+}
+
+// diverged says whether the client missed a frame it will never get: its connection must be
+// closed so that it resyncs.
+func (c cause) diverged() bool { return c >= causeGaveUp }
 
 // StatusError is a non-2xx answer from the gateway.
 type StatusError struct {
@@ -86,41 +164,51 @@ var ErrClosed = errors.New("push client closed")
 // Client pushes frames. Send queues and returns at once; frames for one connection leave in
 // the order they were queued, one at a time.
 type Client struct {
-	cfg     Config
-	base    *url.URL // scheme and host of the callback URL
-	path    string   // decoded stage path, without trailing slash
-	rawPath string   // the same path, escaped once
-	signer  *v4.Signer
-	creds   aws.CredentialsProvider
-	http    *http.Client
-	limiter *rate.Limiter
-	log     *slog.Logger
-	ctx     context.Context // cancelled when Close gives up
-	cancel  context.CancelFunc
-	sent    atomic.Uint64
-	retried atomic.Uint64
-	gone    atomic.Uint64
-	failed  atomic.Uint64
-	dropped atomic.Uint64
-	closes  atomic.Uint64
-	mu      sync.Mutex
-	cond    *sync.Cond
-	conns   map[string]*connQueue
-	ready   []*connQueue
-	queued  int // frames queued or in flight
-	closed  bool
-	workers sync.WaitGroup
-	idle    chan struct{} // closed when queued drops to 0; nil while idle
+	cfg       Config
+	base      *url.URL // scheme and host of the callback URL
+	path      string   // decoded stage path, without trailing slash
+	rawPath   string   // the same path, escaped once
+	signer    *v4.Signer
+	creds     *aws.CredentialsCache
+	http      *http.Client
+	limiter   *rate.Limiter
+	log       *slog.Logger
+	ctx       context.Context // cancelled when Close gives up
+	cancel    context.CancelFunc
+	sent      atomic.Uint64
+	retried   atomic.Uint64
+	gone      atomic.Uint64
+	failed    atomic.Uint64
+	dropped   atomic.Uint64
+	closes    atomic.Uint64
+	gaveUp    atomic.Uint64
+	tooLarge  atomic.Uint64
+	refused   atomic.Uint64
+	ambiguous atomic.Uint64
+	overflow  atomic.Uint64
+	mu        sync.Mutex
+	cond      *sync.Cond
+	conns     map[string]*connQueue
+	ready     []*connQueue
+	queued    int // frames queued or in flight
+	closed    bool
+	workers   sync.WaitGroup
+	idle      chan struct{} // closed when queued drops to 0; nil while idle
 }
 
 // connQueue holds one connection's frames. scheduled means it is in ready or a worker holds
-// it, so no two workers ever send for the same connection at once. A nil frame is a queued
-// close (DELETE); closing says one is queued or in flight.
+// it (inFlight: frames[0] is being sent), so no two workers ever send for the same connection
+// at once. A nil frame is a queued close (DELETE); closing says one is queued or in flight.
+// doomed says the connection is being closed because a frame could not be delivered: later
+// frames are dropped, and OnGone runs once its close was attempted.
 type connQueue struct {
 	id        string
 	frames    [][]byte
+	bytes     int // sum of len(frames)
 	scheduled bool
+	inFlight  bool
 	closing   bool
+	doomed    bool
 }
 
 // New validates cfg and starts the workers.
@@ -143,8 +231,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Credentials == nil {
 		problems = append(problems, "credentials are required")
 	}
-	if cfg.Rate < 0 || cfg.Burst < 0 || cfg.Concurrency < 0 || cfg.MaxAttempts < 0 {
-		problems = append(problems, "rate, burst, concurrency and attempts must not be negative")
+	if cfg.Rate < 0 || cfg.Burst < 0 || cfg.Concurrency < 0 || cfg.MaxAttempts < 0 || cfg.MaxQueuedBytes < 0 || cfg.MaxQueuedFrames < 0 {
+		problems = append(problems, "rate, burst, concurrency, attempts and queue bounds must not be negative")
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("push: %s", strings.Join(problems, "; "))
@@ -157,9 +245,12 @@ func New(cfg Config) (*Client, error) {
 	c.base = &url.URL{Scheme: u.Scheme, Host: u.Host}
 	c.path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/@connections")
 	c.rawPath = escapePath(c.path)
-	c.creds = cfg.Credentials
-	if _, cached := c.creds.(*aws.CredentialsCache); !cached {
-		c.creds = aws.NewCredentialsCache(c.creds)
+	// A cache signs every push without a lookup, and its Invalidate refreshes credentials
+	// after a 403.
+	if cache, ok := cfg.Credentials.(*aws.CredentialsCache); ok {
+		c.creds = cache
+	} else {
+		c.creds = aws.NewCredentialsCache(cfg.Credentials)
 	}
 	if cfg.Rate > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst)
@@ -182,6 +273,12 @@ func applyDefaults(cfg *Config) {
 	}
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = 8
+	}
+	if cfg.MaxQueuedFrames == 0 {
+		cfg.MaxQueuedFrames = DefaultMaxQueuedFrames
+	}
+	if cfg.MaxQueuedBytes == 0 {
+		cfg.MaxQueuedBytes = DefaultMaxQueuedBytes
 	}
 	if cfg.BaseBackoff == 0 {
 		cfg.BaseBackoff = 50 * time.Millisecond
@@ -216,22 +313,45 @@ func NewTransport(maxConns int) *http.Transport {
 
 // Stats returns the counters.
 func (c *Client) Stats() Stats {
-	return Stats{Sent: c.sent.Load(), Retried: c.retried.Load(), Gone: c.gone.Load(), Failed: c.failed.Load(), Dropped: c.dropped.Load(), Closed: c.closes.Load()}
+	return Stats{
+		Sent: c.sent.Load(), Retried: c.retried.Load(), Gone: c.gone.Load(), Failed: c.failed.Load(),
+		Dropped: c.dropped.Load(), Closed: c.closes.Load(),
+		GaveUp: c.gaveUp.Load(), TooLarge: c.tooLarge.Load(), Refused: c.refused.Load(),
+		Ambiguous: c.ambiguous.Load(), Overflow: c.overflow.Load(),
+	}
 }
 
 // Send queues frame for connID and returns at once. It implements vm.Sender. The frame must
-// not be modified afterwards.
+// not be modified afterwards. A frame that takes the connection's queue over MaxQueuedFrames
+// or MaxQueuedBytes drops the queue and closes the connection; frames for a connection being
+// closed that way are dropped.
 func (c *Client) Send(connID string, frame []byte) {
 	if frame == nil {
 		frame = []byte{} // nil marks a queued close
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		c.dropped.Add(1)
 		return
 	}
-	c.enqueue(connID, frame)
+	if q := c.conns[connID]; q != nil && q.doomed {
+		c.mu.Unlock()
+		c.dropped.Add(1)
+		return
+	}
+	q := c.enqueue(connID, frame)
+	frames, bytes := len(q.frames), q.bytes
+	over := frames > c.cfg.MaxQueuedFrames || bytes > c.cfg.MaxQueuedBytes
+	if over {
+		c.doom(q)
+	}
+	c.mu.Unlock()
+	if over {
+		c.overflow.Add(1)
+		c.log.Warn("closing connection so the client resyncs", "connectionId", connID, "cause", causeOverflow.String(),
+			"frames", frames, "bytes", bytes, "maxFrames", c.cfg.MaxQueuedFrames, "maxBytes", c.cfg.MaxQueuedBytes)
+	}
 }
 
 // CloseConnection queues a close of connID (a signed DELETE on @connections/{id}, paced and
@@ -257,6 +377,7 @@ func (c *Client) enqueue(connID string, frame []byte) *connQueue {
 		c.conns[connID] = q
 	}
 	q.frames = append(q.frames, frame)
+	q.bytes += len(frame)
 	if c.queued == 0 {
 		c.idle = make(chan struct{})
 	}
@@ -267,6 +388,31 @@ func (c *Client) enqueue(connID string, frame []byte) *connQueue {
 		c.cond.Signal()
 	}
 	return q
+}
+
+// doom drops q's frames except the one in flight and queues a close behind it, unless the
+// one in flight is a close. q has frames, so it is scheduled. Caller holds c.mu.
+func (c *Client) doom(q *connQueue) {
+	keep := 0
+	if q.inFlight {
+		keep = 1
+	}
+	for _, f := range q.frames[keep:] {
+		if f != nil {
+			c.dropped.Add(1)
+			q.bytes -= len(f)
+		}
+	}
+	c.queued -= len(q.frames) - keep
+	clear(q.frames[keep:])
+	q.frames = q.frames[:keep]
+	q.doomed = true
+	if keep == 1 && q.frames[0] == nil {
+		return
+	}
+	q.frames = append(q.frames, nil)
+	q.closing = true
+	c.queued++
 }
 
 // Flush waits until every frame queued so far was sent or given up, or ctx ends.
@@ -311,13 +457,13 @@ func (c *Client) work() {
 		if !ok {
 			return
 		}
-		var err error
 		if frame == nil {
-			err = c.closeQueued(q.id)
-		} else {
-			err = c.Post(c.ctx, q.id, frame)
+			c.closeQueued(q.id)
+			c.finish(q, true, causeNone, nil)
+			continue
 		}
-		c.finish(q, frame == nil, err)
+		err := c.Post(c.ctx, q.id, frame)
+		c.finish(q, false, c.causeOf(c.ctx, err), err)
 	}
 }
 
@@ -334,31 +480,39 @@ func (c *Client) next() (*connQueue, []byte, bool) {
 	q := c.ready[0]
 	c.ready[0] = nil
 	c.ready = c.ready[1:]
+	q.inFlight = true
 	return q, q.frames[0], true
 }
 
-// finish removes the sent frame and requeues the connection at the tail, so one busy
-// connection cannot starve the others.
-func (c *Client) finish(q *connQueue, wasClose bool, err error) {
-	var se *StatusError
-	isGone := errors.As(err, &se) && se.Status == http.StatusGone
+// finish removes the sent frame (or close) and requeues the connection at the tail, so one
+// busy connection cannot starve the others. A frame that was not delivered closes the
+// connection (see the package doc); a 410 or a cancelled send drops the rest of the queue.
+func (c *Client) finish(q *connQueue, wasClose bool, why cause, err error) {
 	c.mu.Lock()
+	q.bytes -= len(q.frames[0])
 	q.frames[0] = nil
 	q.frames = q.frames[1:]
-	c.queued--
+	q.inFlight = false
 	if wasClose {
 		q.closing = false
 	}
-	if isGone {
+	diverged := why.diverged() && !q.doomed // logged once per connection
+	switch {
+	case why == causeGone || why == causeCancelled:
 		c.queued -= len(q.frames)
 		for _, f := range q.frames {
 			if f != nil {
 				c.dropped.Add(1)
 			}
 		}
-		q.frames = nil
-		q.closing = false
+		clear(q.frames)
+		q.frames, q.bytes, q.closing = nil, 0, false
+	case diverged:
+		c.doom(q)
 	}
+	// A doomed connection is forgotten once its close was attempted; a 410 forgets it at
+	// once. When Close gave up, no one is left to tell.
+	gone := why == causeGone || wasClose && q.doomed && c.ctx.Err() == nil
 	if len(q.frames) > 0 {
 		c.ready = append(c.ready, q)
 		c.cond.Signal()
@@ -366,64 +520,142 @@ func (c *Client) finish(q *connQueue, wasClose bool, err error) {
 		q.scheduled = false
 		delete(c.conns, q.id)
 	}
+	if c.closed && len(c.ready) == 0 {
+		c.cond.Broadcast()
+	}
+	callbacks := why == causeGone || diverged || gone && c.cfg.OnGone != nil
+	if !callbacks {
+		c.done()
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	switch {
+	case why == causeGone:
+		c.log.Info("connection gone", "connectionId", q.id)
+	case diverged:
+		c.log.Warn("closing connection so the client resyncs", "connectionId", q.id, "cause", why.String(), "error", err)
+	}
+	if gone && c.cfg.OnGone != nil {
+		c.cfg.OnGone(q.id)
+	}
+	// The frame stayed counted until now, so that Flush returns after what it caused.
+	c.mu.Lock()
+	c.done()
+	c.mu.Unlock()
+}
+
+// done counts one frame or close as finished and wakes Flush when none is left. Caller
+// holds c.mu.
+func (c *Client) done() {
+	c.queued--
 	if c.queued == 0 && c.idle != nil {
 		close(c.idle)
 		c.idle = nil
 	}
-	if c.closed && len(c.ready) == 0 {
-		c.cond.Broadcast()
-	}
-	c.mu.Unlock()
-	if isGone && c.cfg.OnGone != nil {
-		c.cfg.OnGone(q.id)
-	}
 }
 
-// Post sends one frame to connID now, retrying 429, 5xx and transport errors with jittered
-// exponential backoff up to MaxAttempts. A 410 is counted as gone; it does not call OnGone
-// (the queue does). Post is safe for concurrent use but gives no ordering.
+// Post sends one frame to connID now, under the retry rule of the package doc, and counts
+// the outcome. A 410 is counted as gone; it does not call OnGone (the queue does), and Post
+// never closes the connection (the queue does). Post is safe for concurrent use but gives no
+// ordering.
 func (c *Client) Post(ctx context.Context, connID string, frame []byte) error {
-	var err error
-	for attempt := 0; attempt < c.cfg.MaxAttempts; attempt++ {
-		if attempt > 0 {
-			c.retried.Add(1)
-			if werr := sleep(ctx, c.backoff(attempt)); werr != nil {
-				break
-			}
-		}
-		if c.limiter != nil {
-			if werr := c.limiter.Wait(ctx); werr != nil {
-				err = fmt.Errorf("push to %s: pacing: %w", connID, werr)
-				break
-			}
-		}
-		err = c.postOnce(ctx, connID, frame)
-		if err == nil {
-			c.sent.Add(1)
-			return nil
-		}
-		if !retryable(err) {
-			break
-		}
-	}
-	var se *StatusError
-	switch {
-	case errors.As(err, &se) && se.Status == http.StatusGone:
+	err := c.send(ctx, http.MethodPost, connID, frame)
+	switch why := c.causeOf(ctx, err); why {
+	case causeNone:
+		c.sent.Add(1)
+	case causeGone:
 		c.gone.Add(1)
-		c.log.Info("connection gone", "connectionId", connID)
+	case causeGaveUp:
+		c.gaveUp.Add(1)
+		c.failed.Add(1)
+	case causeTooLarge:
+		c.tooLarge.Add(1)
+		c.failed.Add(1)
+	case causeRefused:
+		c.refused.Add(1)
+		c.failed.Add(1)
+	case causeAmbiguous:
+		c.ambiguous.Add(1)
+		c.failed.Add(1)
 	default:
 		c.failed.Add(1)
-		c.log.Warn("push failed", "connectionId", connID, "error", err)
 	}
 	return err
 }
 
-func retryable(err error) bool {
+// causeOf classifies the result of a send under ctx.
+func (c *Client) causeOf(ctx context.Context, err error) cause {
 	var se *StatusError
-	if errors.As(err, &se) {
-		return se.Status == http.StatusTooManyRequests || se.Status >= 500
+	switch {
+	case err == nil:
+		return causeNone
+	case ctx.Err() != nil:
+		return causeCancelled
+	case errors.Is(err, ErrMaybeDelivered):
+		return causeAmbiguous
+	case !errors.As(err, &se):
+		return causeGaveUp // requests that never reached a connection, or no credentials
+	case se.Status == http.StatusGone:
+		return causeGone
+	case se.Status == http.StatusRequestEntityTooLarge:
+		return causeTooLarge
+	case retryableStatus(se.Status):
+		return causeGaveUp
+	default:
+		return causeRefused
 	}
-	return !errors.Is(err, context.Canceled)
+}
+
+// send runs one request on @connections/{connID} (a POST of frame, or a DELETE) until it
+// succeeds or the retry rule says stop: 429, 5xx and requests that never reached a
+// connection are tried up to MaxAttempts times with jittered backoff; a 403 once more right
+// away with credentials fetched afresh (they may have rotated under the cache); a POST that
+// may have reached the gateway never again. POSTs are paced.
+func (c *Client) send(ctx context.Context, method, connID string, frame []byte) error {
+	what := "push to"
+	if method == http.MethodDelete {
+		what = "close"
+	}
+	refreshed := false
+	for attempt := 1; ; attempt++ {
+		if c.limiter != nil && method == http.MethodPost {
+			if err := c.limiter.Wait(ctx); err != nil {
+				return fmt.Errorf("%s %s: pacing: %w", what, connID, err)
+			}
+		}
+		err := c.once(ctx, method, connID, frame)
+		var se *StatusError
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("%s %s: %w", what, connID, err)
+		case errors.As(err, &se) && se.Status == http.StatusForbidden:
+			if refreshed {
+				return fmt.Errorf("%s %s: refused after refreshing credentials: %w", what, connID, err)
+			}
+			refreshed = true
+			c.creds.Invalidate()
+			c.retried.Add(1)
+			attempt-- // not a throttling attempt
+			continue
+		case se != nil && !retryableStatus(se.Status), errors.Is(err, ErrMaybeDelivered):
+			return fmt.Errorf("%s %s: %w", what, connID, err)
+		case attempt >= c.cfg.MaxAttempts:
+			return fmt.Errorf("%s %s: gave up after %d attempts: %w", what, connID, attempt, err)
+		}
+		c.retried.Add(1)
+		if err := sleep(ctx, c.backoff(attempt)); err != nil {
+			return fmt.Errorf("%s %s: backoff: %w", what, connID, err)
+		}
+	}
+}
+
+// retryableStatus says whether the gateway did not deliver and may yet: throttling (429)
+// and its own errors (5xx).
+func retryableStatus(status int) bool {
+	return status == http.StatusTooManyRequests || status >= 500
 }
 
 // backoff is "full jitter": a random wait up to base·2^attempt, capped.
@@ -446,14 +678,25 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (c *Client) postOnce(ctx context.Context, connID string, frame []byte) error {
-	req, err := c.NewRequest(ctx, connID, frame)
+// once sends one request and returns nil for a 2xx answer, a *StatusError for another
+// answer, or the transport's error: for a POST, wrapped in ErrMaybeDelivered unless the
+// request certainly never left (see connTrace).
+func (c *Client) once(ctx context.Context, method, connID string, frame []byte) error {
+	var trace *connTrace
+	if method == http.MethodPost {
+		trace = newConnTrace()
+		ctx = httptrace.WithClientTrace(ctx, &trace.ClientTrace)
+	}
+	req, err := c.build(ctx, method, connID, frame)
 	if err != nil {
 		return err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("push to %s: %w", connID, err)
+		if trace != nil && !trace.unsent(err) {
+			return fmt.Errorf("%w: %w", ErrMaybeDelivered, err)
+		}
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
@@ -464,45 +707,60 @@ func (c *Client) postOnce(ctx context.Context, connID string, frame []byte) erro
 	return &StatusError{Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
 }
 
+// connTrace tells whether a request could have reached the gateway. Until net/http hands
+// the request a connection (GotConn) nothing of it was written, so the gateway cannot have
+// it; net/http itself resends a POST only when nothing was written. After that, a failure
+// may come after the gateway received the whole request. A transport that reports no
+// connection events (a test double) makes every error but a dial error count as maybe
+// delivered, the safe side.
+type connTrace struct {
+	httptrace.ClientTrace
+	asked, got atomic.Bool
+}
+
+func newConnTrace() *connTrace {
+	t := &connTrace{}
+	t.GetConn = func(string) { t.asked.Store(true) }
+	t.GotConn = func(httptrace.GotConnInfo) { t.got.Store(true) }
+	return t
+}
+
+// unsent says whether the request that failed with err certainly never left this process.
+func (t *connTrace) unsent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return t.asked.Load() && !t.got.Load()
+}
+
 // Disconnect closes connID at the gateway (a signed DELETE on @connections/{id}): the client
 // sees its socket close and, like every dotnetify client, reconnects and requests its view
-// models again. A connection that is already gone counts as closed. 429 and 5xx are retried
-// like pushes.
+// models again. A connection that is already gone counts as closed. A DELETE is idempotent:
+// 429, 5xx and transport errors are retried like pushes.
 func (c *Client) Disconnect(ctx context.Context, connID string) error {
-	var err error
-	for attempt := 0; attempt < c.cfg.MaxAttempts; attempt++ {
-		if attempt > 0 {
-			if werr := sleep(ctx, c.backoff(attempt)); werr != nil {
-				break
-			}
-		}
-		err = c.deleteOnce(ctx, connID)
-		var se *StatusError
-		if err == nil || errors.As(err, &se) && se.Status == http.StatusGone {
-			c.closes.Add(1)
-			return nil
-		}
-		if !retryable(err) {
-			break
-		}
+	err := c.send(ctx, http.MethodDelete, connID, nil)
+	var se *StatusError
+	if err == nil || errors.As(err, &se) && se.Status == http.StatusGone {
+		c.closes.Add(1)
+		return nil
 	}
 	return err
 }
 
 // closeQueued runs a queued close: paced like a push, then Disconnect. A failure is logged
-// and counted; it is not a 410, so the queue goes on.
-func (c *Client) closeQueued(connID string) error {
+// and counted.
+func (c *Client) closeQueued(connID string) {
 	if c.limiter != nil {
 		if err := c.limiter.Wait(c.ctx); err != nil {
 			c.failed.Add(1)
-			return nil
+			return
 		}
 	}
 	if err := c.Disconnect(c.ctx, connID); err != nil {
 		c.failed.Add(1)
 		c.log.Warn("close failed", "connectionId", connID, "error", err)
 	}
-	return nil
 }
 
 // DisconnectAll closes every connection in connIDs, Concurrency at a time, and reports how
@@ -534,24 +792,6 @@ func (c *Client) DisconnectAll(ctx context.Context, connIDs []string) error {
 		return fmt.Errorf("push: %d of %d connections not closed: %v", n, len(connIDs), err)
 	}
 	return nil
-}
-
-func (c *Client) deleteOnce(ctx context.Context, connID string) error {
-	req, err := c.build(ctx, http.MethodDelete, connID, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("close %s: %w", connID, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 == 2 {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		return nil
-	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	return &StatusError{Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
 }
 
 // NewRequest builds the signed POST {callback}/@connections/{connID} carrying frame.

@@ -2,14 +2,17 @@ package push_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/wsgate/wsgate/server/push"
@@ -88,22 +91,238 @@ func TestSignedSinglyEncodedPath(t *testing.T) {
 	expectStats(t, c, push.Stats{Sent: 3})
 }
 
-func TestRetriesKeepOrderAndNeverDropOnThrottle(t *testing.T) {
+// A frame is retried on 429 and 5xx in order; once one is given up the client's state has
+// diverged: the rest of its queue is dropped and the connection closed, so the client
+// reconnects and resyncs.
+func TestRetriesKeepOrderUntilGivenUp(t *testing.T) {
 	sk := startSink(t)
-	c := newClient(t, sk, nil)
-	sk.Respond("a", 429, 503, 200, 429, 200, 500, 500, 500, 500) // the last frame exhausts 4 attempts
-	for i := range 4 {
-		c.Send("a", frame(i))
-	}
+	rl := startRelay(t, sk.URL)
+	logs := newLogRecorder()
+	var gone goneLog
+	c := newClient(t, sk, func(cfg *push.Config) { cfg.CallbackURL, cfg.Logger, cfg.OnGone = rl.URL, slog.New(logs), gone.add })
+	sk.Respond("a", 429, 503, 200, 429, 200, 500, 500, 500, 500) // the third frame exhausts 4 attempts
+	sendHeld(t, rl, c, "a", frame(0), frame(1), frame(2), frame(3))
 	flush(t, c)
 	// Frame 0 succeeds on its third try, frame 1 on its second; frame 2 is given up after
-	// four 500s; the connection is kept, so frame 3 still arrives, after the others.
+	// four 500s; frame 3 is dropped and the connection closed.
 	got := sk.Frames("a")
-	want := []string{string(frame(0)), string(frame(1)), string(frame(3))}
+	want := []string{string(frame(0)), string(frame(1))}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("frames %q, want %q", got, want)
 	}
-	expectStats(t, c, push.Stats{Sent: 3, Retried: 2 + 1 + 3, Failed: 1})
+	expectClosed(t, sk, "a")
+	expectStats(t, c, push.Stats{Sent: 2, Retried: 2 + 1 + 3, GaveUp: 1, Failed: 1, Dropped: 1, Closed: 1})
+	gone.expect(t, "a")
+	expectLines(t, logs, `WARN closing connection so the client resyncs connectionId=a cause=gave_up error=push to a: gave up after 4 attempts: @connections answered 500 Internal Server Error: {"message":"Internal Server Error"}`)
+}
+
+// 429 forever: the frame is given up after MaxAttempts, the frames behind it are not sent,
+// and the connection is closed with one log line.
+func TestThrottledForeverClosesTheConnection(t *testing.T) {
+	sk := startSink(t)
+	rl := startRelay(t, sk.URL)
+	logs := newLogRecorder()
+	var gone goneLog
+	c := newClient(t, sk, func(cfg *push.Config) { cfg.CallbackURL, cfg.Logger, cfg.OnGone = rl.URL, slog.New(logs), gone.add })
+	sk.Respond("a", 429, 429, 429, 429, 429, 429, 429, 429)
+	sendHeld(t, rl, c, "a", frame(0), frame(1), frame(2))
+	flush(t, c)
+	if got := sk.Frames("a"); len(got) != 0 {
+		t.Errorf("frames %q, want none", got)
+	}
+	expectClosed(t, sk, "a")
+	expectStats(t, c, push.Stats{Retried: 3, GaveUp: 1, Failed: 1, Dropped: 2, Closed: 1})
+	gone.expect(t, "a")
+	expectLines(t, logs, `WARN closing connection so the client resyncs connectionId=a cause=gave_up error=push to a: gave up after 4 attempts: @connections answered 429 Too Many Requests: {"message":"Too Many Requests"}`)
+}
+
+// 413: a frame over the gateway's 128 KiB can never be delivered; it is not retried and the
+// connection is closed.
+func TestTooLargeClosesTheConnection(t *testing.T) {
+	sk := startSink(t)
+	rl := startRelay(t, sk.URL)
+	logs := newLogRecorder()
+	c := newClient(t, sk, func(cfg *push.Config) { cfg.CallbackURL, cfg.Logger = rl.URL, slog.New(logs) })
+	sk.Respond("a", http.StatusRequestEntityTooLarge)
+	sendHeld(t, rl, c, "a", frame(1), frame(2))
+	c.Send("b", frame(3))
+	flush(t, c)
+	if got := sk.Frames("a"); len(got) != 0 {
+		t.Errorf("frames %q, want none", got)
+	}
+	if got := sk.Frames("b"); len(got) != 1 {
+		t.Errorf("other connection: frames %q, want its one", got)
+	}
+	expectClosed(t, sk, "a")
+	expectStats(t, c, push.Stats{Sent: 1, TooLarge: 1, Failed: 1, Dropped: 1, Closed: 1})
+	expectLines(t, logs, `WARN closing connection so the client resyncs connectionId=a cause=too_large error=push to a: @connections answered 413 Request Entity Too Large: {"message":"Request Entity Too Large"}`)
+}
+
+// countingCreds hands out its keys in turn, the last one for good, and counts how often it
+// was asked. A key the sink does not know stands for credentials that rotated away (the
+// task role's session expired): a new session has a new access key id.
+type countingCreds struct {
+	mu    sync.Mutex
+	calls int
+	keys  []aws.Credentials
+}
+
+var (
+	rotatedKey = aws.Credentials{AccessKeyID: "ASIAROTATEDAWAY00000", SecretAccessKey: "old-secret", SessionToken: "old-token"}
+	localKey   = aws.Credentials{AccessKeyID: "AKIAWSGATELOCAL00000", SecretAccessKey: "wsgate-local-secret"}
+)
+
+func (c *countingCreds) Retrieve(context.Context) (aws.Credentials, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := c.keys[min(c.calls, len(c.keys)-1)]
+	c.calls++
+	return k, nil
+}
+
+func (c *countingCreds) Calls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls
+}
+
+// 403 with credentials that rotated away: the cached credentials are invalidated and the
+// frame is sent again once, signed with fresh ones.
+func TestForbiddenRefreshesCredentialsOnce(t *testing.T) {
+	sk := startSink(t)
+	creds := &countingCreds{keys: []aws.Credentials{rotatedKey, localKey}}
+	c := newClient(t, sk, func(cfg *push.Config) { cfg.Credentials = creds })
+	if err := c.Post(context.Background(), "a", frame(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := sk.Frames("a"); len(got) != 1 {
+		t.Errorf("frames %q, want one", got)
+	}
+	if r := sk.Rejected(); len(r) != 1 {
+		t.Errorf("rejected %q, want the first signature only", r)
+	}
+	if n := creds.Calls(); n != 2 {
+		t.Errorf("credentials retrieved %d times, want 2 (cached, then refreshed)", n)
+	}
+	expectStats(t, c, push.Stats{Sent: 1, Retried: 1})
+}
+
+// 403 again after the refresh: the connection is closed, and later frames are not sent.
+func TestForbiddenAfterRefreshClosesTheConnection(t *testing.T) {
+	sk := startSink(t)
+	logs := newLogRecorder()
+	creds := &countingCreds{keys: []aws.Credentials{localKey}}
+	rl := startRelay(t, sk.URL)
+	c := newClient(t, sk, func(cfg *push.Config) { cfg.CallbackURL, cfg.Logger, cfg.Credentials = rl.URL, slog.New(logs), creds })
+	sk.Respond("a", http.StatusForbidden, http.StatusForbidden)
+	sendHeld(t, rl, c, "a", frame(1), frame(2))
+	flush(t, c)
+	if got := sk.Frames("a"); len(got) != 0 {
+		t.Errorf("frames %q, want none", got)
+	}
+	expectClosed(t, sk, "a")
+	if n := creds.Calls(); n != 2 {
+		t.Errorf("credentials retrieved %d times, want 2 (cached, then refreshed once)", n)
+	}
+	expectStats(t, c, push.Stats{Retried: 1, Refused: 1, Failed: 1, Dropped: 1, Closed: 1})
+	expectLines(t, logs, `WARN closing connection so the client resyncs connectionId=a cause=refused error=push to a: refused after refreshing credentials: @connections answered 403 Forbidden: {"message":"Forbidden"}`)
+}
+
+// A transport error after the request was written (here: the connection reset once the
+// gateway had accepted the frame) may hide a delivered frame. Resending it could deliver a
+// list frame such as Messages_add twice, so the frame is not resent: the connection is
+// closed and the client resyncs.
+func TestMaybeDeliveredIsNotResent(t *testing.T) {
+	sk := startSink(t)
+	rl := startRelay(t, sk.URL)
+	rl.cutPosts()
+	logs := newLogRecorder()
+	c := newClient(t, sk, func(cfg *push.Config) { cfg.CallbackURL = rl.URL; cfg.Logger = slog.New(logs) })
+	sendHeld(t, rl, c, "a", frame(1), frame(2))
+	flush(t, c)
+	if got := sk.Frames("a"); len(got) != 1 || got[0] != string(frame(1)) {
+		t.Errorf("frames %q, want frame 1 exactly once", got)
+	}
+	expectClosed(t, sk, "a")
+	expectStats(t, c, push.Stats{Ambiguous: 1, Failed: 1, Dropped: 1, Closed: 1})
+	lines := logs.Lines()
+	prefix := `WARN closing connection so the client resyncs connectionId=a cause=maybe_delivered error=push to a: may have been delivered, not resent: Post "` + rl.URL + `/%40connections/a": `
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], prefix) {
+		t.Errorf("log lines %q, want one starting %q", lines, prefix)
+	}
+}
+
+// A request that never reached a connection (connection refused) cannot have been
+// delivered: it is retried, then given up.
+func TestUnsentRequestIsRetried(t *testing.T) {
+	sk := startSink(t)
+	// Nothing listens on port 1 (binding it takes privileges), so every dial is refused.
+	c := newClient(t, sk, func(cfg *push.Config) { cfg.CallbackURL = "http://127.0.0.1:1/prod" })
+	err := c.Post(context.Background(), "a", frame(1))
+	if err == nil || errors.Is(err, push.ErrMaybeDelivered) || !strings.Contains(err.Error(), "push to a: gave up after 4 attempts: ") {
+		t.Fatalf("err = %v, want given up after 4 attempts, not maybe delivered", err)
+	}
+	expectStats(t, c, push.Stats{Retried: 3, GaveUp: 1, Failed: 1})
+}
+
+// The per-connection queue is bounded in frames: the frame that crosses the bound drops the
+// queue (not the frame in flight) and closes the connection; frames sent while the close is
+// pending are dropped too.
+func TestQueueOverFramesClosesTheConnection(t *testing.T) {
+	sk := startSink(t)
+	rl := startRelay(t, sk.URL)
+	logs := newLogRecorder()
+	var gone goneLog
+	c := newClient(t, sk, func(cfg *push.Config) {
+		cfg.CallbackURL, cfg.Concurrency, cfg.MaxQueuedFrames = rl.URL, 1, 3
+		cfg.Logger, cfg.OnGone = slog.New(logs), gone.add
+	})
+	release := rl.holdRequests()
+	defer release()
+	c.Send("a", frame(0))
+	if got := <-rl.arrived; got != "POST /prod/%40connections/a" {
+		t.Fatalf("first request %q", got)
+	}
+	c.Send("a", frame(1))
+	c.Send("a", frame(2)) // three frames held, one of them in flight
+	c.Send("a", frame(3)) // the fourth crosses the bound
+	c.Send("a", frame(4)) // dropped: the connection is closing
+	release()
+	flush(t, c)
+	if got := sk.Frames("a"); len(got) != 1 || got[0] != string(frame(0)) {
+		t.Errorf("frames %q, want only the one in flight", got)
+	}
+	expectClosed(t, sk, "a")
+	expectStats(t, c, push.Stats{Sent: 1, Overflow: 1, Dropped: 4, Closed: 1})
+	gone.expect(t, "a")
+	n := len(frame(0))
+	expectLines(t, logs, fmt.Sprintf(`WARN closing connection so the client resyncs connectionId=a cause=overflow frames=4 bytes=%d maxFrames=3 maxBytes=1048576`, 4*n))
+}
+
+// The per-connection queue is bounded in bytes too.
+func TestQueueOverBytesClosesTheConnection(t *testing.T) {
+	sk := startSink(t)
+	rl := startRelay(t, sk.URL)
+	logs := newLogRecorder()
+	n := len(frame(0))
+	c := newClient(t, sk, func(cfg *push.Config) {
+		cfg.CallbackURL, cfg.Concurrency, cfg.MaxQueuedBytes = rl.URL, 1, 2*n
+		cfg.Logger = slog.New(logs)
+	})
+	release := rl.holdRequests()
+	defer release()
+	c.Send("a", frame(0))
+	<-rl.arrived
+	c.Send("a", frame(1)) // exactly at the bound
+	c.Send("a", frame(2)) // over it
+	release()
+	flush(t, c)
+	if got := sk.Frames("a"); len(got) != 1 {
+		t.Errorf("frames %q, want only the one in flight", got)
+	}
+	expectClosed(t, sk, "a")
+	expectStats(t, c, push.Stats{Sent: 1, Overflow: 1, Dropped: 2, Closed: 1})
+	expectLines(t, logs, fmt.Sprintf(`WARN closing connection so the client resyncs connectionId=a cause=overflow frames=3 bytes=%d maxFrames=256 maxBytes=%d`, 3*n, 2*n))
 }
 
 func TestGoneForgetsConnection(t *testing.T) {
@@ -128,18 +347,28 @@ func TestGoneForgetsConnection(t *testing.T) {
 	expectStats(t, c, push.Stats{Sent: 1, Gone: 1, Dropped: 2})
 }
 
-func TestForbiddenIsNotRetriedAndKeepsTheClient(t *testing.T) {
-	sk := startSink(t)
-	c := newClient(t, sk, nil)
-	sk.Respond("a", http.StatusForbidden, http.StatusRequestEntityTooLarge)
-	c.Send("a", frame(1))
-	c.Send("a", frame(2))
-	c.Send("a", frame(3))
-	flush(t, c)
-	if got := sk.Frames("a"); len(got) != 1 || got[0] != string(frame(3)) {
-		t.Errorf("frames %q", got)
+// goneLog records OnGone calls.
+type goneLog struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (g *goneLog) add(id string) { g.mu.Lock(); g.ids = append(g.ids, id); g.mu.Unlock() }
+
+func (g *goneLog) expect(t *testing.T, ids ...string) {
+	t.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !slices.Equal(g.ids, ids) {
+		t.Errorf("OnGone calls %q, want %q", g.ids, ids)
 	}
-	expectStats(t, c, push.Stats{Sent: 1, Failed: 2})
+}
+
+func expectClosed(t *testing.T, sk *sink.Sink, ids ...string) {
+	t.Helper()
+	if got := sk.Closed(); !slices.Equal(got, ids) {
+		t.Errorf("closed %q, want %q", got, ids)
+	}
 }
 
 func TestWrongCredentialsAreRejectedBySignatureCheck(t *testing.T) {
@@ -148,11 +377,12 @@ func TestWrongCredentialsAreRejectedBySignatureCheck(t *testing.T) {
 		cfg.Credentials = credentials.NewStaticCredentialsProvider("AKIAWSGATELOCAL00000", "wrong-secret", "")
 	})
 	err := c.Post(context.Background(), "a", frame(1))
-	if err == nil || len(sk.Rejected()) != 1 {
+	// Rejected twice: once more after refreshing the credentials, which are still wrong.
+	if err == nil || len(sk.Rejected()) != 2 {
 		t.Fatalf("err = %v, rejected %q", err, sk.Rejected())
 	}
-	se, ok := err.(*push.StatusError)
-	if !ok || se.Status != http.StatusForbidden {
+	var se *push.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusForbidden {
 		t.Errorf("err = %#v", err)
 	}
 }
@@ -194,7 +424,9 @@ func TestNewValidation(t *testing.T) {
 		{push.Config{CallbackURL: "ftp://x/prod", Region: "r", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")},
 			`push: callback URL "ftp://x/prod" must be an absolute http(s) URL`},
 		{push.Config{CallbackURL: "https://x/prod?a=1", Region: "r", Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), Rate: -1},
-			`push: callback URL "https://x/prod?a=1" must have no query or fragment; rate, burst, concurrency and attempts must not be negative`},
+			`push: callback URL "https://x/prod?a=1" must have no query or fragment; rate, burst, concurrency, attempts and queue bounds must not be negative`},
+		{push.Config{CallbackURL: "https://x/prod", Region: "r", Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), MaxQueuedBytes: -1},
+			`push: rate, burst, concurrency, attempts and queue bounds must not be negative`},
 	}
 	for _, tt := range tests {
 		if _, err := push.New(tt.cfg); err == nil || err.Error() != tt.want {

@@ -34,6 +34,7 @@ type stackOptions struct {
 	secret   string
 	register func(*vm.Registry) error
 	push     func(*push.Config)
+	logger   *slog.Logger // the handler's; default: discarded
 }
 
 func newStack(t *testing.T, opts stackOptions) *stack {
@@ -74,7 +75,11 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 		t.Fatal(err)
 	}
 	s.rt = vm.New(vm.Config{Registry: reg, Sender: s.push, Closer: s.push})
-	s.server = httptest.NewServer(integration.NewHandler(integration.Config{Runtime: s.rt, Secret: opts.secret, Logger: slog.New(slog.DiscardHandler)}))
+	logger := opts.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s.server = httptest.NewServer(integration.NewHandler(integration.Config{Runtime: s.rt, Secret: opts.secret, Logger: logger}))
 	t.Cleanup(func() {
 		s.server.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

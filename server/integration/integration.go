@@ -15,20 +15,26 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
+	"github.com/wsgate/wsgate/contract"
 	"github.com/wsgate/wsgate/server/protocol"
 	"github.com/wsgate/wsgate/server/vm"
 )
 
 // Paths of the endpoints, as dotNetify's CloudFormation template and wsgate's constructs
-// configure them.
+// configure them (package contract holds the names every part shares).
 const (
-	PathMessage    = "/api/dotnetify/vm"
-	PathDisconnect = "/api/dotnetify/vm/disconnect"
-	PathHealth     = "/healthz"
+	PathMessage    = contract.PathMessage
+	PathDisconnect = contract.PathDisconnect
+	PathHealth     = contract.PathHealth
 	// SecretHeader carries the shared secret when one is configured.
-	SecretHeader = "X-Wsgate-Secret"
+	SecretHeader = contract.HeaderSecret
 )
+
+// maxLoggedError bounds the error text of a refused request in the log: messages quote
+// client-controlled text, which the decoder already cuts short.
+const maxLoggedError = 300
 
 // Dispatcher receives decoded work; *vm.Runtime implements it.
 type Dispatcher interface {
@@ -121,18 +127,59 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (protocol.Integ
 		writeError(w, http.StatusBadRequest, "cannot read body: "+err.Error())
 		return protocol.IntegrationRequest{}, false
 	}
-	req, err := protocol.DecodeIntegration(body, h.cfg.MaxBodyBytes)
-	if err != nil {
-		status := http.StatusBadRequest
-		if protocol.IsTooLarge(err) {
-			status = http.StatusRequestEntityTooLarge
-			err = fmt.Errorf("body is over the limit of %d bytes", h.cfg.MaxBodyBytes)
+	id, err := statedIdentity(r.Header)
+	if err == nil {
+		var req protocol.IntegrationRequest
+		if req, err = protocol.DecodeIntegrationFrom(body, h.cfg.MaxBodyBytes, id); err == nil {
+			return req, true
 		}
-		h.cfg.Logger.Warn("rejected integration request", "path", r.URL.Path, "status", status, "error", err.Error())
-		writeError(w, status, err.Error())
-		return protocol.IntegrationRequest{}, false
 	}
-	return req, true
+	status := http.StatusBadRequest
+	if protocol.IsTooLarge(err) {
+		status = http.StatusRequestEntityTooLarge
+		err = fmt.Errorf("body is over the limit of %d bytes", h.cfg.MaxBodyBytes)
+	}
+	msg := err.Error()
+	h.cfg.Logger.Warn("rejected integration request", "path", r.URL.Path, "status", status,
+		"connectionId", clip(r.Header.Get(contract.HeaderConnectionID)), "error", clip(msg))
+	writeError(w, status, msg)
+	return protocol.IntegrationRequest{}, false
+}
+
+// statedIdentity reads the identity headers the integrations set from API Gateway's
+// $context (request parameters, which a client cannot write). An absent header states
+// nothing; a repeated one is refused, since the gateway sets each exactly once.
+func statedIdentity(h http.Header) (protocol.Identity, error) {
+	var id protocol.Identity
+	for _, f := range []struct {
+		name string
+		dst  **string
+	}{
+		{contract.HeaderConnectionID, &id.ConnectionID},
+		{contract.HeaderSourceIP, &id.SourceIP},
+		{contract.HeaderUserAgent, &id.UserAgent},
+	} {
+		switch v := h.Values(f.name); len(v) {
+		case 0:
+		case 1:
+			*f.dst = &v[0]
+		default:
+			return protocol.Identity{}, fmt.Errorf("the %s header appears %d times", f.name, len(v))
+		}
+	}
+	return id, nil
+}
+
+// clip cuts client-influenced text for a log line.
+func clip(s string) string {
+	if len(s) <= maxLoggedError {
+		return s
+	}
+	cut := maxLoggedError
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

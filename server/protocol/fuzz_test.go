@@ -2,12 +2,15 @@ package protocol
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
 // FuzzDecodeIntegration: any input either decodes to a consistent request or fails with a
-// *Error; it never panics.
+// *Error; it never panics. What it accepts is valid JSON, and encoding/json (which lets the
+// last duplicate win and matches names in any case) reads the same identity and call from
+// it: no body means one thing to the decoder and another to a JSON library.
 func FuzzDecodeIntegration(f *testing.F) {
 	for _, s := range []string{
 		`{"connectionId":"Wm1nYcO3IAMCJ2w="}`,
@@ -15,6 +18,9 @@ func FuzzDecodeIntegration(f *testing.F) {
 		`{"connectionId":"c","payload":{"callType":"update_vm","vmId":"X","value":"{\"A\":1}"}}`,
 		`{"connectionId":"c","payload":{"callType":"dispose_vm","vmId":"X"}}`,
 		`{"connectionId":1}`, `[]`, ``, `{"connectionId":"c"} x`,
+		`{"connectionId":"a","payload":{"callType":"dispose_vm","vmId":"X"}, "connectionId": "b"}`,
+		`{"connectionId":"a","payload":{"callType":"dispose_vm","vmId":"X"}, "connection\u0049d": "b"}`,
+		`{"connectionId":"a","payload":{"callType":"dispose_vm","vmId":"X","CallType":"request_vm"}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -28,6 +34,24 @@ func FuzzDecodeIntegration(f *testing.F) {
 		}
 		if req.ConnectionID == "" {
 			t.Fatal("accepted an empty connectionId")
+		}
+		if !json.Valid(body) {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		var std struct {
+			ConnectionID string
+			SourceIP     string
+			UserAgent    string
+			Payload      *struct{ CallType, VMID string }
+		}
+		if err := json.Unmarshal(body, &std); err != nil {
+			t.Fatalf("encoding/json: %v", err)
+		}
+		if std.ConnectionID != req.ConnectionID || std.SourceIP != req.SourceIP || std.UserAgent != req.UserAgent {
+			t.Fatalf("encoding/json reads %+v, the decoder %+v", std, req)
+		}
+		if m := req.Payload; m != nil && (std.Payload == nil || !strings.EqualFold(std.Payload.CallType, m.CallType) || std.Payload.VMID != m.VMID) {
+			t.Fatalf("encoding/json reads payload %+v, the decoder %+v", std.Payload, m)
 		}
 		if m := req.Payload; m != nil {
 			if m.VMID == "" {

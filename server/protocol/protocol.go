@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wsgate/wsgate/contract"
 )
 
 // MaxBodyBytes is the default limit for an integration request body. API Gateway caps a
@@ -49,10 +51,20 @@ type IntegrationRequest struct {
 	Payload *Message
 }
 
+// Identity is what the gateway states about a connection outside the body: the request
+// parameters an integration maps from API Gateway's $context into the headers named in
+// package contract, where a client cannot write. A nil field is not stated.
+type Identity struct {
+	ConnectionID *string
+	SourceIP     *string
+	UserAgent    *string
+}
+
 // Error is a decoding error: the request is rejected as a whole and nothing changes.
 type Error struct {
 	// TooLarge marks a body over the size limit (HTTP 413 rather than 400).
 	TooLarge bool
+	syntax   bool // malformed JSON, as opposed to well-formed JSON with a bad field
 	msg      string
 }
 
@@ -69,79 +81,139 @@ func IsTooLarge(err error) bool {
 	return errors.As(err, &pe) && pe.TooLarge
 }
 
-// wireRequest mirrors the JSON shape; json.RawMessage keeps fields whose type we check by hand.
-type wireRequest struct {
-	ConnectionID json.RawMessage `json:"connectionId"`
-	SourceIP     json.RawMessage `json:"sourceIp"`
-	UserAgent    json.RawMessage `json:"userAgent"`
-	Payload      json.RawMessage `json:"payload"`
-}
+// The keys of an integration body (dotNetify's {connectionId, payload} with the context
+// fields wsgate's templates add) and of a client frame, by position in envelopeKeys and
+// messageKeys.
+const (
+	keyConnectionID = iota
+	keySourceIP
+	keyUserAgent
+	keyPayload
+)
 
-type wireMessage struct {
-	CallType json.RawMessage `json:"callType"`
-	VMID     json.RawMessage `json:"vmId"`
-	VMArgs   json.RawMessage `json:"vmArgs"`
-	Value    json.RawMessage `json:"value"`
-}
+const (
+	keyCallType = iota
+	keyVMID
+	keyVMArgs
+	keyValue
+)
+
+var (
+	envelopeKeys = []string{"connectionId", "sourceIp", "userAgent", "payload"}
+	messageKeys  = []string{"callType", "vmId", "vmArgs", "value"}
+	// identityKeys may not appear in a client frame: only the gateway states identity.
+	identityKeys = envelopeKeys[:keyPayload]
+)
 
 // DecodeIntegration decodes and validates an integration request body. limit is the maximum
 // body size in bytes (0 means MaxBodyBytes). A body whose payload carries no callType (or no
 // payload at all) is a connect or disconnect notice and has a nil Payload.
+//
+// The body is refused when any object in it has a duplicate key (names compared after JSON
+// unescaping), when it or its payload has a key that differs from a field name only in case,
+// and when the payload carries an identity field. Request templates paste the client's text
+// into the body ("payload": $input.body), so without these rules a frame such as
+// `{…}, "connectionId": "VICTIM"` would let one client speak for another connection.
 func DecodeIntegration(body []byte, limit int) (IntegrationRequest, error) {
+	return DecodeIntegrationFrom(body, limit, Identity{})
+}
+
+// DecodeIntegrationFrom is DecodeIntegration with the identity the gateway stated outside
+// the body. A stated field is the truth: the body may omit it, and a body whose field
+// disagrees is refused. A stated connection id must not be empty.
+func DecodeIntegrationFrom(body []byte, limit int, id Identity) (IntegrationRequest, error) {
 	if limit <= 0 {
 		limit = MaxBodyBytes
 	}
 	if len(body) > limit {
 		return IntegrationRequest{}, &Error{TooLarge: true, msg: fmt.Sprintf("body is %d bytes, over the limit of %d", len(body), limit)}
 	}
-	var w wireRequest
-	if err := strictUnmarshal(body, &w); err != nil {
-		return IntegrationRequest{}, errorf("body is not a JSON object: %v", err)
-	}
-	var req IntegrationRequest
-	var err error
-	if req.ConnectionID, err = stringField("connectionId", w.ConnectionID); err != nil {
+	msg := level{names: messageKeys, refused: identityKeys}
+	env := level{names: envelopeKeys, sub: &msg, subIndex: keyPayload}
+	if err := scanObject(body, "body", &env); err != nil {
 		return IntegrationRequest{}, err
 	}
-	if strings.TrimSpace(req.ConnectionID) == "" {
-		return IntegrationRequest{}, errorf("connectionId is missing or empty")
-	}
-	if req.SourceIP, err = optionalString("sourceIp", w.SourceIP); err != nil {
-		return IntegrationRequest{}, err
-	}
-	if req.UserAgent, err = optionalString("userAgent", w.UserAgent); err != nil {
-		return IntegrationRequest{}, err
-	}
-	if isAbsent(w.Payload) {
-		return req, nil
-	}
-	msg, err := decodeMessage(w.Payload)
+	req, err := envelope(&env, id)
 	if err != nil {
 		return IntegrationRequest{}, err
 	}
-	req.Payload = msg
+	payload := env.raw[keyPayload]
+	if isAbsent(payload) {
+		return req, nil
+	}
+	if payload[0] != '{' {
+		return IntegrationRequest{}, errorf("payload is not a JSON object: not an object")
+	}
+	if req.Payload, err = message(&msg); err != nil {
+		return IntegrationRequest{}, err
+	}
+	return req, nil
+}
+
+// envelope reads the identity fields of a scanned body and reconciles them with what the
+// gateway stated.
+func envelope(env *level, id Identity) (IntegrationRequest, error) {
+	var req IntegrationRequest
+	var err error
+	if id.ConnectionID != nil && strings.TrimSpace(*id.ConnectionID) == "" {
+		return req, errorf("the %s header is empty", contract.HeaderConnectionID)
+	}
+	if id.ConnectionID == nil || !isAbsent(env.raw[keyConnectionID]) {
+		if req.ConnectionID, err = stringField("connectionId", env.raw[keyConnectionID]); err != nil {
+			return req, err
+		}
+		if strings.TrimSpace(req.ConnectionID) == "" {
+			return req, errorf("connectionId is missing or empty")
+		}
+	}
+	if req.SourceIP, err = optionalString("sourceIp", env.raw[keySourceIP]); err != nil {
+		return req, err
+	}
+	if req.UserAgent, err = optionalString("userAgent", env.raw[keyUserAgent]); err != nil {
+		return req, err
+	}
+	for _, f := range []struct {
+		field  *string
+		name   string
+		value  *string
+		header string
+		raw    json.RawMessage
+	}{
+		{&req.ConnectionID, "connectionId", id.ConnectionID, contract.HeaderConnectionID, env.raw[keyConnectionID]},
+		{&req.SourceIP, "sourceIp", id.SourceIP, contract.HeaderSourceIP, env.raw[keySourceIP]},
+		{&req.UserAgent, "userAgent", id.UserAgent, contract.HeaderUserAgent, env.raw[keyUserAgent]},
+	} {
+		if f.value == nil {
+			continue
+		}
+		if !isAbsent(f.raw) && *f.field != *f.value {
+			return req, errorf("body %s %s disagrees with the %s header %s", f.name, quoteShort(*f.field), f.header, quoteShort(*f.value))
+		}
+		*f.field = *f.value
+	}
 	return req, nil
 }
 
 // DecodeMessage decodes one client frame as sent on a WebSocket (text frame content).
 func DecodeMessage(frame []byte) (*Message, error) {
-	m, err := decodeMessage(frame)
+	msg := level{names: messageKeys, refused: identityKeys}
+	if err := scanObject(frame, "payload", &msg); err != nil {
+		return nil, err
+	}
+	m, err := message(&msg)
 	if err == nil && m == nil {
 		return nil, errorf("payload.callType is missing")
 	}
 	return m, err
 }
 
-func decodeMessage(raw json.RawMessage) (*Message, error) {
-	var w wireMessage
-	if err := strictUnmarshal(raw, &w); err != nil {
-		return nil, errorf("payload is not a JSON object: %v", err)
-	}
-	if isAbsent(w.CallType) {
+// message reads the fields of a scanned client frame; nil when it has no callType.
+func message(msg *level) (*Message, error) {
+	if isAbsent(msg.raw[keyCallType]) {
 		// dotNetify treats a payload without callType like $connect: nothing to do.
 		return nil, nil
 	}
-	callType, err := stringField("payload.callType", w.CallType)
+	callType, err := stringField("payload.callType", msg.raw[keyCallType])
 	if err != nil {
 		return nil, err
 	}
@@ -149,9 +221,9 @@ func decodeMessage(raw json.RawMessage) (*Message, error) {
 	switch m.CallType {
 	case CallRequestVM, CallUpdateVM, CallDisposeVM:
 	default:
-		return nil, errorf("payload.callType %q is not one of request_vm, update_vm, dispose_vm", callType)
+		return nil, errorf("payload.callType %s is not one of request_vm, update_vm, dispose_vm", quoteShort(callType))
 	}
-	if m.VMID, err = stringField("payload.vmId", w.VMID); err != nil {
+	if m.VMID, err = stringField("payload.vmId", msg.raw[keyVMID]); err != nil {
 		return nil, err
 	}
 	if m.VMID == "" {
@@ -159,9 +231,9 @@ func decodeMessage(raw json.RawMessage) (*Message, error) {
 	}
 	switch m.CallType {
 	case CallRequestVM:
-		m.VMArgs, err = embeddedObject("payload.vmArgs", w.VMArgs, true)
+		m.VMArgs, err = embeddedObject("payload.vmArgs", msg.raw[keyVMArgs], true)
 	case CallUpdateVM:
-		m.Value, err = embeddedObject("payload.value", w.Value, false)
+		m.Value, err = embeddedObject("payload.value", msg.raw[keyValue], false)
 	}
 	if err != nil {
 		return nil, err
@@ -182,8 +254,13 @@ func embeddedObject(name string, raw json.RawMessage, optional bool) (json.RawMe
 		return nil, err
 	}
 	inner := []byte(strings.TrimSpace(s))
-	if len(inner) == 0 || inner[0] != '{' || !json.Valid(inner) {
+	// The scanner checks the syntax and refuses duplicate keys, which the runtime's decoder
+	// would silently resolve to the last one.
+	var pe *Error
+	if err := scanObject(inner, name, nil); errors.As(err, &pe) && pe.syntax {
 		return nil, errorf("%s must be a string holding a JSON object, got %s", name, quoteShort(s))
+	} else if err != nil {
+		return nil, err
 	}
 	return inner, nil
 }
@@ -229,30 +306,16 @@ func kind(raw json.RawMessage) string {
 	}
 }
 
+// quoteShort quotes client-controlled text for a message, cut to its first 40 bytes (at a
+// character boundary) so that an error, and the log line that carries it, stays short.
 func quoteShort(s string) string {
 	const max = 40
 	if len(s) > max {
-		s = s[:max] + "…"
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	return fmt.Sprintf("%q", s)
-}
-
-// strictUnmarshal decodes exactly one JSON object and rejects trailing data.
-func strictUnmarshal(data []byte, v any) error {
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 {
-		return errors.New("empty")
-	}
-	if trimmed[0] != '{' {
-		return errors.New("not an object")
-	}
-	err := json.Unmarshal(trimmed, v)
-	var se *json.SyntaxError
-	if errors.As(err, &se) && strings.Contains(se.Error(), "after top-level value") {
-		return errors.New("trailing data after the object")
-	}
-	if errors.As(err, &se) && se.Offset >= int64(len(trimmed)) {
-		return errors.New("unexpected EOF")
-	}
-	return err
 }

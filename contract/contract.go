@@ -44,6 +44,10 @@ const (
 	EnvMaxVMIDBytes        = "WSGATE_MAX_VMID_BYTES"
 	EnvMaxVMDepth          = "WSGATE_MAX_VM_DEPTH"
 	EnvMaxVMsPerConnection = "WSGATE_MAX_VMS_PER_CONNECTION"
+
+	// Bounds of the push queue per connection (see server/push's Default… values).
+	EnvMaxQueuedBytes  = "WSGATE_MAX_QUEUED_BYTES"
+	EnvMaxQueuedFrames = "WSGATE_MAX_QUEUED_FRAMES"
 )
 
 // The local gateway's credentials for @connections callers: environment names and defaults.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/wsgate/wsgate/contract"
+	"github.com/wsgate/wsgate/server/push"
 	"github.com/wsgate/wsgate/server/vm"
 )
 
@@ -40,13 +41,20 @@ type Config struct {
 	// MaxVMsPerConnection bounds the view models of one connection
 	// (WSGATE_MAX_VMS_PER_CONNECTION, default 64).
 	MaxVMsPerConnection int
+	// MaxQueuedBytes bounds the bytes of the frames queued for one connection
+	// (WSGATE_MAX_QUEUED_BYTES, default 1 MiB); crossing it closes that connection.
+	MaxQueuedBytes int
+	// MaxQueuedFrames bounds the frames queued for one connection
+	// (WSGATE_MAX_QUEUED_FRAMES, default 256); crossing it closes that connection.
+	MaxQueuedFrames int
 }
 
 // FromEnv reads the configuration through getenv (os.Getenv in the binary). The error lists
 // every bad variable on one line.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{ListenAddr: ":8080", PushConcurrency: 256, LogLevel: slog.LevelInfo,
-		MaxVMIDBytes: vm.DefaultMaxVMIDBytes, MaxVMDepth: vm.DefaultMaxVMDepth, MaxVMsPerConnection: vm.DefaultMaxVMsPerConnection}
+		MaxVMIDBytes: vm.DefaultMaxVMIDBytes, MaxVMDepth: vm.DefaultMaxVMDepth, MaxVMsPerConnection: vm.DefaultMaxVMsPerConnection,
+		MaxQueuedBytes: push.DefaultMaxQueuedBytes, MaxQueuedFrames: push.DefaultMaxQueuedFrames}
 	var errs []string
 	bad := func(name, value, want string) {
 		errs = append(errs, fmt.Sprintf("%s=%q: %s", name, value, want))
@@ -119,6 +127,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	intIn(contract.EnvMaxVMIDBytes, &c.MaxVMIDBytes, 16, 4096)
 	intIn(contract.EnvMaxVMDepth, &c.MaxVMDepth, 1, 16)
 	intIn(contract.EnvMaxVMsPerConnection, &c.MaxVMsPerConnection, 1, 4096)
+	// At least one frame of the gateway's largest (128 KiB), or it could never be queued.
+	intIn(contract.EnvMaxQueuedBytes, &c.MaxQueuedBytes, 128<<10, 1<<30)
+	intIn(contract.EnvMaxQueuedFrames, &c.MaxQueuedFrames, 1, 65536)
 	if len(errs) > 0 {
 		return c, errors.New("invalid configuration: " + strings.Join(errs, "; "))
 	}

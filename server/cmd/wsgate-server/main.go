@@ -58,8 +58,13 @@ func run() error {
 		Rate:        cfg.PushRate,
 		Burst:       cfg.PushBurst,
 		Concurrency: cfg.PushConcurrency,
-		Logger:      log,
-		OnGone:      func(id string) { rt.Disconnect(id) },
+		// A client whose frames pile up (throttled, or a view model pushing faster than the
+		// gateway takes) is closed once its queue crosses a bound, so it cannot take the
+		// task's memory.
+		MaxQueuedBytes:  cfg.MaxQueuedBytes,
+		MaxQueuedFrames: cfg.MaxQueuedFrames,
+		Logger:          log,
+		OnGone:          func(id string) { rt.Disconnect(id) },
 	})
 	if err != nil {
 		return err
@@ -79,7 +84,8 @@ func run() error {
 	closeClients := func(ctx context.Context) error { return pusher.DisconnectAll(ctx, rt.Connections()) }
 	err = integration.Serve(ctx, ln, h, shutdownTimeout, rt.Drain, pusher.Flush, closeClients, pusher.Close)
 	st := pusher.Stats()
-	log.Info("stopped", "sent", st.Sent, "retried", st.Retried, "gone", st.Gone, "failed", st.Failed, "dropped", st.Dropped, "closed", st.Closed)
+	log.Info("stopped", "sent", st.Sent, "retried", st.Retried, "gone", st.Gone, "failed", st.Failed, "dropped", st.Dropped, "closed", st.Closed,
+		"gaveUp", st.GaveUp, "tooLarge", st.TooLarge, "refused", st.Refused, "maybeDelivered", st.Ambiguous, "queueOverflow", st.Overflow)
 	vs := rt.Stats()
 	log.Info("view-model limits crossed", "vmIdTooLong", vs.VMIDTooLong, "vmTooDeep", vs.VMTooDeep, "tooManyVMs", vs.TooManyVMs, "frameTooLarge", vs.FrameTooLarge)
 	return err

@@ -123,6 +123,12 @@ func hasWriteTag(f reflect.StructField) bool {
 // values, so a client never chooses the value of a field it may not write. Types that
 // decode themselves (time.Time, json.Unmarshaler, encoding.TextUnmarshaler) are values.
 func assignWritable(dst, src reflect.Value) {
+	switch dst.Kind() {
+	case reflect.Struct, reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+	default:
+		dst.Set(src) // strings, numbers, booleans: the common case, no lookup
+		return
+	}
 	if !hasTaggedStructs(dst.Type()) {
 		dst.Set(src)
 		return

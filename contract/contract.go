@@ -44,6 +44,7 @@ const (
 	EnvMaxVMIDBytes        = "WSGATE_MAX_VMID_BYTES"
 	EnvMaxVMDepth          = "WSGATE_MAX_VM_DEPTH"
 	EnvMaxVMsPerConnection = "WSGATE_MAX_VMS_PER_CONNECTION"
+	EnvMaxPendingBytes     = "WSGATE_MAX_PENDING_BYTES"
 
 	// Bounds of the push queue per connection (see server/push's Default… values).
 	EnvMaxQueuedBytes  = "WSGATE_MAX_QUEUED_BYTES"

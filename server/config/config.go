@@ -41,6 +41,9 @@ type Config struct {
 	// MaxVMsPerConnection bounds the view models of one connection
 	// (WSGATE_MAX_VMS_PER_CONNECTION, default 64).
 	MaxVMsPerConnection int
+	// MaxPendingBytes bounds the messages from one connection waiting to be handled
+	// (WSGATE_MAX_PENDING_BYTES, default 1 MiB); crossing it closes that connection.
+	MaxPendingBytes int
 	// MaxQueuedBytes bounds the bytes of the frames queued for one connection
 	// (WSGATE_MAX_QUEUED_BYTES, default 1 MiB); crossing it closes that connection.
 	MaxQueuedBytes int
@@ -54,7 +57,7 @@ type Config struct {
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{ListenAddr: ":8080", PushConcurrency: 256, LogLevel: slog.LevelInfo,
 		MaxVMIDBytes: vm.DefaultMaxVMIDBytes, MaxVMDepth: vm.DefaultMaxVMDepth, MaxVMsPerConnection: vm.DefaultMaxVMsPerConnection,
-		MaxQueuedBytes: push.DefaultMaxQueuedBytes, MaxQueuedFrames: push.DefaultMaxQueuedFrames}
+		MaxPendingBytes: vm.DefaultMaxPendingBytes, MaxQueuedBytes: push.DefaultMaxQueuedBytes, MaxQueuedFrames: push.DefaultMaxQueuedFrames}
 	var errs []string
 	bad := func(name, value, want string) {
 		errs = append(errs, fmt.Sprintf("%s=%q: %s", name, value, want))
@@ -127,6 +130,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	intIn(contract.EnvMaxVMIDBytes, &c.MaxVMIDBytes, 16, 4096)
 	intIn(contract.EnvMaxVMDepth, &c.MaxVMDepth, 1, 16)
 	intIn(contract.EnvMaxVMsPerConnection, &c.MaxVMsPerConnection, 1, 4096)
+	// At least one message of the largest integration body (160 KiB) and its overhead.
+	intIn(contract.EnvMaxPendingBytes, &c.MaxPendingBytes, 256<<10, 1<<30)
 	// At least one frame of the gateway's largest (128 KiB), or it could never be queued.
 	intIn(contract.EnvMaxQueuedBytes, &c.MaxQueuedBytes, 128<<10, 1<<30)
 	intIn(contract.EnvMaxQueuedFrames, &c.MaxQueuedFrames, 1, 65536)

@@ -13,7 +13,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{CallbackURL: "https://abc.execute-api.eu-west-1.amazonaws.com/prod", ListenAddr: ":8080", Region: "us-east-1", PushConcurrency: 256, LogLevel: slog.LevelInfo,
-		MaxVMIDBytes: 256, MaxVMDepth: 4, MaxVMsPerConnection: 64, MaxQueuedBytes: 1 << 20, MaxQueuedFrames: 256}
+		MaxVMIDBytes: 256, MaxVMDepth: 4, MaxVMsPerConnection: 64, MaxPendingBytes: 1 << 20, MaxQueuedBytes: 1 << 20, MaxQueuedFrames: 256}
 	if c != want {
 		t.Errorf("got %+v, want %+v", c, want)
 	}
@@ -25,14 +25,14 @@ func TestAllSet(t *testing.T) {
 		"WSGATE_REGION": "eu-west-1", "AWS_REGION": "us-west-2", "WSGATE_INTEGRATION_SECRET": "s",
 		"WSGATE_PUSH_RATE": "9500", "WSGATE_PUSH_CONCURRENCY": "64", "WSGATE_LOG_LEVEL": "DEBUG",
 		"WSGATE_MAX_VMID_BYTES": "512", "WSGATE_MAX_VM_DEPTH": "2", "WSGATE_MAX_VMS_PER_CONNECTION": "8",
-		"WSGATE_MAX_QUEUED_BYTES": "262144", "WSGATE_MAX_QUEUED_FRAMES": "32",
+		"WSGATE_MAX_QUEUED_BYTES": "262144", "WSGATE_MAX_QUEUED_FRAMES": "32", "WSGATE_MAX_PENDING_BYTES": "300000",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{CallbackURL: "http://127.0.0.1:4000/prod", ListenAddr: "127.0.0.1:9000", Region: "eu-west-1", IntegrationSecret: "s",
 		PushRate: 9500, PushBurst: 9500, PushConcurrency: 64, LogLevel: slog.LevelDebug,
-		MaxVMIDBytes: 512, MaxVMDepth: 2, MaxVMsPerConnection: 8, MaxQueuedBytes: 262144, MaxQueuedFrames: 32}
+		MaxVMIDBytes: 512, MaxVMDepth: 2, MaxVMsPerConnection: 8, MaxPendingBytes: 300000, MaxQueuedBytes: 262144, MaxQueuedFrames: 32}
 	if c != want {
 		t.Errorf("got %+v, want %+v", c, want)
 	}
@@ -58,10 +58,11 @@ func TestErrorsListEveryProblem(t *testing.T) {
 			`WSGATE_PUSH_CONCURRENCY="-1": want an integer from 1 to 65536; ` +
 			`WSGATE_LOG_LEVEL="trace": want debug, info, warn or error`},
 		{map[string]string{"WSGATE_CALLBACK_URL": "https://h/prod", "WSGATE_PUSH_RATE": "-3"}, `invalid configuration: WSGATE_PUSH_RATE="-3": want a number of pushes per second ≥ 0 (0 = unpaced)`},
-		{map[string]string{"WSGATE_CALLBACK_URL": "https://h/prod", "WSGATE_MAX_VMID_BYTES": "8", "WSGATE_MAX_VM_DEPTH": "deep", "WSGATE_MAX_VMS_PER_CONNECTION": "0"},
+		{map[string]string{"WSGATE_CALLBACK_URL": "https://h/prod", "WSGATE_MAX_VMID_BYTES": "8", "WSGATE_MAX_VM_DEPTH": "deep", "WSGATE_MAX_VMS_PER_CONNECTION": "0", "WSGATE_MAX_PENDING_BYTES": "1000"},
 			`invalid configuration: WSGATE_MAX_VMID_BYTES="8": want an integer from 16 to 4096; ` +
 				`WSGATE_MAX_VM_DEPTH="deep": want an integer from 1 to 16; ` +
-				`WSGATE_MAX_VMS_PER_CONNECTION="0": want an integer from 1 to 4096`},
+				`WSGATE_MAX_VMS_PER_CONNECTION="0": want an integer from 1 to 4096; ` +
+				`WSGATE_MAX_PENDING_BYTES="1000": want an integer from 262144 to 1073741824`},
 		// A bound under one 128 KiB frame would close every connection that is sent one.
 		{map[string]string{"WSGATE_CALLBACK_URL": "https://h/prod", "WSGATE_MAX_QUEUED_BYTES": "65536", "WSGATE_MAX_QUEUED_FRAMES": "0"},
 			`invalid configuration: WSGATE_MAX_QUEUED_BYTES="65536": want an integer from 131072 to 1073741824; ` +

@@ -22,6 +22,12 @@ const (
 	// (implicitly created masters included). A page rarely shows more than a dozen; 64 leaves
 	// room for busy dashboards while one connection cannot start thousands of timers.
 	DefaultMaxVMsPerConnection = 64
+	// DefaultMaxPendingBytes bounds the messages of one connection waiting for its worker
+	// (each counted as its vmId, vmArgs and value plus messageOverhead). A page asking for
+	// all 64 of its view models at once queues about 40 KB; 1 MiB also holds six messages of
+	// API Gateway's largest size, while one connection flooding a slow view model cannot
+	// pile up more.
+	DefaultMaxPendingBytes = 1 << 20
 	// DefaultMaxFrameBytes is API Gateway's limit on one message to a client: a
 	// PostToConnection body over 131,072 bytes is refused with 413.
 	DefaultMaxFrameBytes = 128 << 10
@@ -37,10 +43,13 @@ type Stats struct {
 	TooManyVMs uint64
 	// FrameTooLarge counts frames over MaxFrameBytes replaced by an exception payload.
 	FrameTooLarge uint64
+	// BacklogFull counts messages refused because their connection's queue held
+	// MaxPendingBytes (the connection was closed).
+	BacklogFull uint64
 }
 
 type counters struct {
-	vmIDTooLong, vmTooDeep, tooManyVMs, frameTooLarge atomic.Uint64
+	vmIDTooLong, vmTooDeep, tooManyVMs, frameTooLarge, backlogFull atomic.Uint64
 }
 
 // Stats returns the runtime's counters.
@@ -50,6 +59,7 @@ func (rt *Runtime) Stats() Stats {
 		VMTooDeep:     rt.counts.vmTooDeep.Load(),
 		TooManyVMs:    rt.counts.tooManyVMs.Load(),
 		FrameTooLarge: rt.counts.frameTooLarge.Load(),
+		BacklogFull:   rt.counts.backlogFull.Load(),
 	}
 }
 
@@ -65,6 +75,29 @@ func (cfg *Config) setDefaults() {
 	}
 	if cfg.MaxFrameBytes <= 0 {
 		cfg.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	if cfg.MaxPendingBytes <= 0 {
+		cfg.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+}
+
+// messageOverhead is what a queued message costs besides its text (the decoded message,
+// the closure, the queue slot), so that many tiny messages count too.
+const messageOverhead = 256
+
+func messageCost(m *protocol.Message) int {
+	return len(m.VMID) + len(m.VMArgs) + len(m.Value) + messageOverhead
+}
+
+// refuseBacklog closes a connection whose queued messages hold MaxPendingBytes: the
+// message cannot be dropped silently (the client's state would diverge), and the client
+// will resynchronise when it reconnects.
+func (rt *Runtime) refuseBacklog(connID string, m *protocol.Message) {
+	rt.counts.backlogFull.Add(1)
+	rt.warn("backlog full", "closing connection", "connectionId", connID, "callType", m.CallType, "vmId", clip(m.VMID),
+		"reason", fmt.Sprintf("over %d bytes of messages queued for this connection", rt.limits.MaxPendingBytes))
+	if rt.closer != nil {
+		rt.closer.CloseConnection(connID)
 	}
 }
 

@@ -319,7 +319,16 @@ func settingsHarness(t *testing.T) *harness {
 	return h
 }
 
-func settingsState(t *testing.T, h *harness) Settings {
+// settingsView is Settings as the client sees it.
+type settingsView struct {
+	Me      Profile
+	MePtr   *Profile
+	Friends []Profile
+	ByName  map[string]Profile
+	Tags    []string
+}
+
+func settingsState(t *testing.T, h *harness) settingsView {
 	t.Helper()
 	got := h.do("c", req("SettingsVM", "{}"))
 	if len(got) != 1 {
@@ -329,7 +338,7 @@ func settingsState(t *testing.T, h *harness) Settings {
 	if err := json.Unmarshal([]byte(got[0]), &frame); err != nil {
 		t.Fatal(err)
 	}
-	var s Settings
+	var s settingsView
 	if err := json.Unmarshal([]byte(frame.Data), &s); err != nil {
 		t.Fatal(err)
 	}
@@ -444,4 +453,47 @@ func mustDecode(t *testing.T, frame string) *protocol.Message {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// Slow blocks in Wait until the test lets it go, so messages pile up behind it.
+type Slow struct {
+	vm.Base
+	Text    string `vm:"write"`
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s *Slow) Wait() { close(s.started); <-s.release }
+
+// A connection flooding a slow view model cannot pile up more than MaxPendingBytes of
+// messages: the message over it closes the connection and is counted; what was queued
+// before is still handled in order.
+func TestQueuedMessagesPerConnectionAreBounded(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	reg := vm.NewRegistry()
+	vm.MustRegister(reg, "SlowVM", func(*vm.Request) (*Slow, error) {
+		return &Slow{started: started, release: release}, nil
+	}, vm.Commands("Wait"))
+	h, cl, _ := newLimitHarness(t, reg, vm.Config{})
+	h.do("c", req("SlowVM", "{}"))
+	h.rt.Handle(vm.Caller{ConnectionID: "c"}, mustDecode(t, upd("SlowVM", `{"Wait":null}`)))
+	<-started
+	text := strings.Repeat("t", 100<<10)
+	for i := range 20 {
+		h.rt.Handle(vm.Caller{ConnectionID: "c"}, mustDecode(t, upd("SlowVM", fmt.Sprintf(`{"Text":"%d%s"}`, i, text))))
+	}
+	// Ten messages of 100 KiB fit in 1 MiB; the eleventh and later close the connection.
+	if st := h.rt.Stats(); st.BacklogFull != 10 {
+		t.Errorf("stats %+v, want BacklogFull 10", st)
+	}
+	if n := len(cl.list()); n != 10 || cl.list()[0] != "c" {
+		t.Errorf("closed %d times (%.40q), want 10 closes of c", n, cl.list())
+	}
+	close(release)
+	h.frames("c")
+	// The last message handled was the tenth.
+	got := h.do("c", req("SlowVM", "{}"))
+	if len(got) != 1 || !strings.Contains(got[0], `\"Text\":\"9ttt`) {
+		t.Errorf("state after the flood: %.60q", got)
+	}
 }

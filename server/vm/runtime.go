@@ -68,6 +68,9 @@ type Config struct {
 	// MaxFrameBytes bounds one frame to a client; a larger one is replaced by an exception
 	// payload. Default: DefaultMaxFrameBytes (131,072, API Gateway's limit).
 	MaxFrameBytes int
+	// MaxPendingBytes bounds the messages of one connection waiting to be handled; a
+	// message over it closes the connection. Default: DefaultMaxPendingBytes (1 MiB).
+	MaxPendingBytes int
 }
 
 // Runtime runs view models for many connections. Messages of one connection are handled in
@@ -99,9 +102,16 @@ type session struct {
 	caller    Caller
 	vms       []*instance // creation order; only the worker touches it
 	requested bool        // a request_vm was handled; only the worker touches it
-	queue     []func(*session)
+	queue     []task
+	queued    int // cost of the queued tasks, bounded by MaxPendingBytes
 	running   bool
 	closed    bool
+}
+
+// task is one queued message (or disconnection) of a session.
+type task struct {
+	run  func(*session)
+	cost int // bytes the queued message holds; 0 for a disconnection
 }
 
 // New returns a runtime. It panics if Registry or Sender is nil, a programming error.
@@ -118,7 +128,7 @@ func New(cfg Config) *Runtime {
 	cfg.setDefaults()
 	return &Runtime{
 		reg: cfg.Registry, sender: cfg.Sender, store: cfg.Store, log: cfg.Logger, authorize: cfg.Authorize, closer: cfg.Closer,
-		limits:   Config{MaxVMIDBytes: cfg.MaxVMIDBytes, MaxVMDepth: cfg.MaxVMDepth, MaxVMsPerConnection: cfg.MaxVMsPerConnection, MaxFrameBytes: cfg.MaxFrameBytes},
+		limits:   Config{MaxVMIDBytes: cfg.MaxVMIDBytes, MaxVMDepth: cfg.MaxVMDepth, MaxVMsPerConnection: cfg.MaxVMsPerConnection, MaxFrameBytes: cfg.MaxFrameBytes, MaxPendingBytes: cfg.MaxPendingBytes},
 		warnings: newLimiter(time.Now),
 		sessions: map[string]*session{}, shared: map[string]*instance{},
 	}
@@ -129,7 +139,7 @@ func (rt *Runtime) Handle(c Caller, m *protocol.Message) {
 	if rt.refuseLongVMID(c.ConnectionID, m.CallType, m.VMID) {
 		return
 	}
-	rt.enqueue(c.ConnectionID, true, func(s *session) {
+	accepted := rt.enqueue(c.ConnectionID, true, messageCost(m), func(s *session) {
 		s.caller.ConnectionID = c.ConnectionID
 		if c.SourceIP != "" {
 			s.caller.SourceIP = c.SourceIP
@@ -146,12 +156,15 @@ func (rt *Runtime) Handle(c Caller, m *protocol.Message) {
 			rt.disposeVM(s, m)
 		}
 	})
+	if !accepted {
+		rt.refuseBacklog(c.ConnectionID, m)
+	}
 }
 
 // Disconnect queues disposal of every view model of connID ($disconnect, or a 410 from the
 // gateway). Unknown ids are ignored.
 func (rt *Runtime) Disconnect(connID string) {
-	rt.enqueue(connID, false, func(s *session) { rt.disconnect(connID, s) })
+	rt.enqueue(connID, false, 0, func(s *session) { rt.disconnect(connID, s) })
 }
 
 // Close disposes every view model of every connection (leave hooks and OnDispose run, timers
@@ -200,18 +213,30 @@ func (rt *Runtime) Drain(ctx context.Context) error {
 	}
 }
 
-func (rt *Runtime) enqueue(connID string, create bool, task func(*session)) {
+// enqueue queues fn for connID's session, creating the session when create is set. It
+// reports false, queuing nothing, when the session's queued messages would hold more than
+// MaxPendingBytes (a disconnection, cost 0, is always queued).
+func (rt *Runtime) enqueue(connID string, create bool, cost int, fn func(*session)) bool {
 	rt.mu.Lock()
 	s := rt.sessions[connID]
+	queued := 0
+	if s != nil {
+		queued = s.queued
+	}
+	if cost > 0 && queued+cost > rt.limits.MaxPendingBytes {
+		rt.mu.Unlock()
+		return false
+	}
 	if s == nil {
 		if !create {
 			rt.mu.Unlock()
-			return
+			return true
 		}
 		s = &session{caller: Caller{ConnectionID: connID}}
 		rt.sessions[connID] = s
 	}
-	s.queue = append(s.queue, task)
+	s.queue = append(s.queue, task{run: fn, cost: cost})
+	s.queued += cost
 	if rt.pending == 0 {
 		rt.idle = make(chan struct{})
 	}
@@ -222,6 +247,7 @@ func (rt *Runtime) enqueue(connID string, create bool, task func(*session)) {
 	if start {
 		go rt.work(s)
 	}
+	return true
 }
 
 func (rt *Runtime) work(s *session) {
@@ -232,15 +258,16 @@ func (rt *Runtime) work(s *session) {
 			rt.mu.Unlock()
 			return
 		}
-		task := s.queue[0]
-		s.queue[0] = nil
+		t := s.queue[0]
+		s.queue[0] = task{}
 		s.queue = s.queue[1:]
 		closed := s.closed
 		rt.mu.Unlock()
 		if !closed {
-			rt.run(s, task)
+			rt.run(s, t.run)
 		}
 		rt.mu.Lock()
+		s.queued -= t.cost
 		rt.forgetIfEmpty(s)
 		rt.pending--
 		if rt.pending == 0 {

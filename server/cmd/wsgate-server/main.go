@@ -70,7 +70,8 @@ func run() error {
 		return err
 	}
 	rt = vm.New(vm.Config{Registry: reg, Sender: pusher, Closer: pusher, Logger: log,
-		MaxVMIDBytes: cfg.MaxVMIDBytes, MaxVMDepth: cfg.MaxVMDepth, MaxVMsPerConnection: cfg.MaxVMsPerConnection})
+		MaxVMIDBytes: cfg.MaxVMIDBytes, MaxVMDepth: cfg.MaxVMDepth, MaxVMsPerConnection: cfg.MaxVMsPerConnection,
+		MaxPendingBytes: cfg.MaxPendingBytes})
 	h := integration.NewHandler(integration.Config{Runtime: rt, Secret: cfg.IntegrationSecret, Logger: log})
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
@@ -87,6 +88,6 @@ func run() error {
 	log.Info("stopped", "sent", st.Sent, "retried", st.Retried, "gone", st.Gone, "failed", st.Failed, "dropped", st.Dropped, "closed", st.Closed,
 		"gaveUp", st.GaveUp, "tooLarge", st.TooLarge, "refused", st.Refused, "maybeDelivered", st.Ambiguous, "queueOverflow", st.Overflow)
 	vs := rt.Stats()
-	log.Info("view-model limits crossed", "vmIdTooLong", vs.VMIDTooLong, "vmTooDeep", vs.VMTooDeep, "tooManyVMs", vs.TooManyVMs, "frameTooLarge", vs.FrameTooLarge)
+	log.Info("view-model limits crossed", "vmIdTooLong", vs.VMIDTooLong, "vmTooDeep", vs.VMTooDeep, "tooManyVMs", vs.TooManyVMs, "frameTooLarge", vs.FrameTooLarge, "backlogFull", vs.BacklogFull)
 	return err
 }

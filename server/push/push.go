@@ -625,13 +625,15 @@ func (c *Client) send(ctx context.Context, method, connID string, frame []byte) 
 			}
 		}
 		err := c.once(ctx, method, connID, frame)
-		var se *StatusError
-		switch {
-		case err == nil:
+		if err == nil {
 			return nil
+		}
+		var se *StatusError
+		answered := errors.As(err, &se)
+		switch {
 		case ctx.Err() != nil:
 			return fmt.Errorf("%s %s: %w", what, connID, err)
-		case errors.As(err, &se) && se.Status == http.StatusForbidden:
+		case answered && se.Status == http.StatusForbidden:
 			if refreshed {
 				return fmt.Errorf("%s %s: refused after refreshing credentials: %w", what, connID, err)
 			}
@@ -640,7 +642,7 @@ func (c *Client) send(ctx context.Context, method, connID string, frame []byte) 
 			c.retried.Add(1)
 			attempt-- // not a throttling attempt
 			continue
-		case se != nil && !retryableStatus(se.Status), errors.Is(err, ErrMaybeDelivered):
+		case answered && !retryableStatus(se.Status), errors.Is(err, ErrMaybeDelivered):
 			return fmt.Errorf("%s %s: %w", what, connID, err)
 		case attempt >= c.cfg.MaxAttempts:
 			return fmt.Errorf("%s %s: gave up after %d attempts: %w", what, connID, attempt, err)

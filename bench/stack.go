@@ -141,7 +141,7 @@ func (s *stack) startGatewayHere(api *cfn.API, backend string) error {
 		gwLn.Close()
 		return err
 	}
-	s.gwSrv = &http.Server{Handler: s.gw, ReadHeaderTimeout: 10 * time.Second}
+	s.gwSrv = &http.Server{Handler: s.gw, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: localgateway.MaxHeaderBytes}
 	s.WS, s.Callback = s.gw.URLs(gwLn)
 	s.admin = "http://" + gwLn.Addr().String() + "/_wsgate/"
 	go func() { _ = s.gwSrv.Serve(gwLn) }()

@@ -23,6 +23,7 @@ const (
 	closeAbnormal       = 1006
 	closeMessageTooBig  = 1009
 	writeTimeout        = 10 * time.Second
+	maxControlPayload   = 125
 	connStatePending    = 0 // $connect is running: not postable (410)
 	connStateOpen       = 1
 	connStateClosed     = 2
@@ -69,6 +70,9 @@ type conn struct {
 	qmu     sync.Mutex
 	queue   []func()
 	working bool
+	pending int           // bytes of messages queued or in their integration (under qmu)
+	space   chan struct{} // signalled when pending shrinks
+	done    chan struct{} // closed when the connection closes
 }
 
 func (c *conn) touch() {
@@ -80,6 +84,7 @@ func (c *conn) touch() {
 
 // open starts the connection's timers and marks it postable.
 func (c *conn) open() {
+	c.space, c.done = make(chan struct{}, 1), make(chan struct{})
 	c.idle = time.AfterFunc(c.g.cfg.IdleTimeout, func() { c.closeWith(closeGoingAway, idleCloseReason) })
 	c.life = time.AfterFunc(c.g.cfg.MaxConnectionTime, func() { c.closeWith(closeGoingAway, idleCloseReason) })
 	c.lastActive.Store(time.Now().UnixNano())
@@ -156,6 +161,9 @@ func (c *conn) closeWith(code int, reason string) bool {
 			c.life.Stop()
 		}
 		c.g.unregister(c)
+		if c.done != nil {
+			close(c.done)
+		}
 		if wasOpen {
 			c.enqueue(func() { c.g.disconnect(c) })
 		}
@@ -194,6 +202,41 @@ func (c *conn) work() {
 	}
 }
 
+// reserve counts n more pending bytes, first waiting while the
+// connection's pending messages hold MaxPendingBytes. A message is always
+// admitted when nothing is pending, so one of the maximum size passes. It
+// reports false when the connection closed while waiting.
+func (c *conn) reserve(n int) bool {
+	for {
+		c.qmu.Lock()
+		if c.pending == 0 || c.pending+n <= c.g.cfg.MaxPendingBytes {
+			c.pending += n
+			c.qmu.Unlock()
+			return true
+		}
+		c.qmu.Unlock()
+		if waits := c.g.readerWaits.Load(); waits != nil {
+			(*waits)(c)
+		}
+		select {
+		case <-c.space:
+		case <-c.done:
+			return false
+		}
+	}
+}
+
+// release returns n pending bytes and wakes a waiting reader.
+func (c *conn) release(n int) {
+	c.qmu.Lock()
+	c.pending -= n
+	c.qmu.Unlock()
+	select {
+	case c.space <- struct{}{}:
+	default: // a wake-up is already waiting
+	}
+}
+
 // readLoop reads client frames until the connection ends, enforcing the
 // frame and message limits and refusing binary data.
 func (c *conn) readLoop() {
@@ -212,6 +255,12 @@ func (c *conn) readLoop() {
 		}
 		if h.Length > MaxFrameSize {
 			c.closeWith(closeMessageTooBig, tooBigCloseReason)
+			return
+		}
+		// RFC 6455 §5.5: control frames carry at most 125 bytes and are
+		// never fragmented; a larger ping would make the gateway echo it.
+		if h.OpCode.IsControl() && (h.Length > maxControlPayload || !h.Fin) {
+			c.closeWith(closeProtocolError, protocolCloseReason)
 			return
 		}
 		payload := make([]byte, h.Length)
@@ -263,7 +312,15 @@ func (c *conn) readLoop() {
 			body := msg
 			msg, inMessage = nil, false
 			c.touch()
-			c.enqueue(func() { c.g.dispatch(c, body) })
+			// Stop reading while the backend has not caught up, so a fast
+			// client cannot queue unbounded memory behind a slow integration.
+			if !c.reserve(len(body)) {
+				return
+			}
+			c.enqueue(func() {
+				defer c.release(len(body))
+				c.g.dispatch(c, body)
+			})
 		}
 	}
 }

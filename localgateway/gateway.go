@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsgate/wsgate/localgateway/cfn"
@@ -34,8 +35,18 @@ import (
 const (
 	MaxFrameSize   = 32 << 10  // bytes in one client frame
 	MaxMessageSize = 128 << 10 // bytes in one client message or PostToConnection
+	MaxURLLength   = 4096      // characters of a request's target (path and query)
+	// MaxHeaderBytes bounds the request line and header values of every
+	// request. It is API Gateway's quota for HTTP APIs; the WebSocket quotas
+	// name none, and this keeps a handshake's headers, which reach $connect
+	// and authorizer events, bounded. Servers of the gateway should set
+	// http.Server.MaxHeaderBytes to it so larger headers are not even read.
+	MaxHeaderBytes = 10240
 	DefaultIdle    = 10 * time.Minute
 	DefaultMaxLife = 2 * time.Hour
+	// DefaultMaxPendingBytes bounds a connection's messages that wait for
+	// (or are in) their integration: eight messages of the maximum size.
+	DefaultMaxPendingBytes = 8 * MaxMessageSize
 )
 
 // Local credentials: environment names and defaults.
@@ -88,6 +99,10 @@ type Config struct {
 	IdleTimeout        time.Duration // zero: 10 minutes
 	MaxConnectionTime  time.Duration // zero: 2 hours
 	IntegrationTimeout time.Duration // caps every integration's TimeoutInMillis; zero: no cap
+	// MaxPendingBytes bounds the bytes of one connection's messages not yet
+	// answered by their integrations; past it the gateway stops reading that
+	// socket until they are (TCP then slows the client). Zero: 1 MiB.
+	MaxPendingBytes int
 
 	Fault     *Fault       // initial @connections fault injection; nil: none
 	AccessLog io.Writer    // where access-log lines go when the stage has a format; nil: discarded
@@ -106,6 +121,10 @@ type Gateway struct {
 	throttle *throttle
 	faults   *faults
 	access   *accessLog
+
+	// readerWaits, when set, is called each time a connection's reader
+	// stops for its pending messages (tests observe the bound with it).
+	readerWaits atomic.Pointer[func(*conn)]
 
 	mu      sync.RWMutex
 	conns   map[string]*conn
@@ -140,6 +159,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.MaxConnectionTime == 0 {
 		cfg.MaxConnectionTime = DefaultMaxLife
+	}
+	if cfg.MaxPendingBytes <= 0 {
+		cfg.MaxPendingBytes = DefaultMaxPendingBytes
 	}
 	stage, err := pickStage(cfg.API, cfg.Stage)
 	if err != nil {
@@ -235,6 +257,14 @@ func (g *Gateway) StageName() string { return g.stage.Name }
 
 // ServeHTTP routes client upgrades, @connections calls and the admin API.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if len(r.RequestURI) > MaxURLLength {
+		writeError(w, http.StatusRequestURITooLong, "BadRequestException", "Request-URI Too Long")
+		return
+	}
+	if requestHeadSize(r) > MaxHeaderBytes {
+		writeError(w, http.StatusRequestHeaderFieldsTooLarge, "BadRequestException", "Request Header Fields Too Large")
+		return
+	}
 	path := r.URL.Path
 	if strings.HasPrefix(path, adminPrefix) {
 		g.serveAdmin(w, r)
@@ -249,6 +279,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeError(w, http.StatusForbidden, "ForbiddenException", "Forbidden")
+}
+
+// requestHeadSize is the size of the request line and the header values,
+// the measure of API Gateway's header quota.
+func requestHeadSize(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + len(r.Host)
+	for _, values := range r.Header {
+		for _, v := range values {
+			n += len(v)
+		}
+	}
+	return n
 }
 
 // connectionPath extracts the id of /{stage}/@connections/{id} or

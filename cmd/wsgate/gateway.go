@@ -148,7 +148,7 @@ func startGateway(o gatewayOptions, stderr io.Writer) (*runningGateway, error) {
 			return nil, err
 		}
 	}
-	rg := &runningGateway{gateway: g, server: &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}, done: make(chan error, 1), closeLog: closeLog}
+	rg := &runningGateway{gateway: g, server: &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: localgateway.MaxHeaderBytes}, done: make(chan error, 1), closeLog: closeLog}
 	rg.websocketURL, rg.callbackURL = g.URLs(l)
 	go func() { rg.done <- rg.server.Serve(l) }()
 	return rg, nil

@@ -1,6 +1,7 @@
 // Package serial is wsgate's one concurrency model: a keyed serial queue. Tasks added under
 // one key run one at a time, in the order they were added; tasks of different keys run
-// concurrently, on goroutines that exist only while there is work. The view-model runtime
+// concurrently, on goroutines that exist only while there is work (and, with Idle, a little
+// after it, to be reused). The view-model runtime
 // keys its sessions and shared instances by id, the push client keys frames by connection,
 // and the local gateway keys a connection's integration calls, so no global lock is ever held
 // around user code or I/O.
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // ErrFull is returned by Add when the key already has MaxPerKey tasks waiting.
@@ -31,6 +33,14 @@ type Options[K comparable] struct {
 	// OnPanic receives a task's panic; the queue goes on with the next task. Default: the
 	// panic is re-raised, which ends the process.
 	OnPanic func(key K, v any)
+	// Idle keeps up to this many goroutines waiting for new work, up to IdleTimeout, once
+	// no line is ready, instead of exiting at once; 0 keeps none. A goroutine starts with a
+	// small stack that grows (by copying) as deep code runs on it, so under a steady stream
+	// of short tasks, reusing goroutines that already grew is much cheaper than starting
+	// one per task. Idle goroutines count towards Workers.
+	Idle int
+	// IdleTimeout is how long an idle goroutine waits for work. Default: one second.
+	IdleTimeout time.Duration
 }
 
 // Queue is a keyed serial queue. The zero value is not usable; call New.
@@ -39,8 +49,10 @@ type Queue[K comparable] struct {
 	mu      sync.Mutex
 	lines   map[K]*line[K]
 	ready   []*line[K] // lines with work, waiting for a goroutine
-	running int        // goroutines serving ready
-	pending int        // tasks added and not finished
+	running int        // goroutines serving ready or idle
+	idlers  int        // idle goroutines not yet handed work (see Options.Idle)
+	wake    chan struct{}
+	pending int // tasks added and not finished
 	idle    chan struct{}
 	closed  bool
 }
@@ -55,14 +67,19 @@ type line[K comparable] struct {
 
 // New returns an empty queue.
 func New[K comparable](opts Options[K]) *Queue[K] {
-	return &Queue[K]{opts: opts, lines: map[K]*line[K]{}}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = time.Second
+	}
+	// A token in wake is work handed to an idle goroutine. idlers plus the tokens never
+	// exceed Idle (see serve), so a send never blocks.
+	return &Queue[K]{opts: opts, lines: map[K]*line[K]{}, wake: make(chan struct{}, max(opts.Idle, 0))}
 }
 
 // Add queues task under key and returns at once.
 func (q *Queue[K]) Add(key K, task func()) error {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.closed {
+		q.mu.Unlock()
 		return ErrClosed
 	}
 	l := q.lines[key]
@@ -71,6 +88,7 @@ func (q *Queue[K]) Add(key K, task func()) error {
 		q.lines[key] = l
 	}
 	if q.opts.MaxPerKey > 0 && len(l.tasks) >= q.opts.MaxPerKey {
+		q.mu.Unlock()
 		return ErrFull
 	}
 	l.tasks = append(l.tasks, task)
@@ -78,46 +96,98 @@ func (q *Queue[K]) Add(key K, task func()) error {
 		q.idle = make(chan struct{})
 	}
 	q.pending++
+	start := false
 	if !l.busy {
 		l.busy = true
-		q.schedule(l)
+		start = q.schedule(l)
+	}
+	q.mu.Unlock()
+	// Started after the unlock: the new goroutine takes q.mu first thing, and would
+	// otherwise find it held and have to sleep.
+	if start {
+		go q.serve()
 	}
 	return nil
 }
 
-// schedule puts l at the back of the line and starts a goroutine if the bound allows.
-// Caller holds q.mu.
-func (q *Queue[K]) schedule(l *line[K]) {
+// schedule puts l at the back of the line and, unless an idle goroutine takes it, reports
+// whether the bound allows one more goroutine, counting it. Caller holds q.mu and starts
+// the goroutine after unlocking.
+func (q *Queue[K]) schedule(l *line[K]) bool {
 	q.ready = append(q.ready, l)
+	if q.idlers > 0 {
+		q.idlers--
+		q.wake <- struct{}{}
+		return false
+	}
 	if q.opts.Workers == 0 || q.running < q.opts.Workers {
 		q.running++
-		go q.serve()
+		return true
 	}
+	return false
 }
 
-// serve runs one task of the first ready line at a time until no line is ready.
+// serve runs one task of the first ready line at a time until no line is ready, then
+// waits as an idle goroutine if Idle allows.
 func (q *Queue[K]) serve() {
+	var timer *time.Timer
 	q.mu.Lock()
-	for len(q.ready) > 0 {
-		l := q.ready[0]
-		q.ready[0] = nil
-		q.ready = q.ready[1:]
-		task := l.tasks[0]
-		q.mu.Unlock()
-		q.run(l.key, task)
-		q.mu.Lock()
-		l.tasks[0] = nil
-		l.tasks = l.tasks[1:]
-		q.finished(1)
-		if len(l.tasks) > 0 {
-			q.ready = append(q.ready, l)
+	for {
+		for len(q.ready) > 0 {
+			l := q.ready[0]
+			q.ready[0] = nil
+			q.ready = q.ready[1:]
+			task := l.tasks[0]
+			q.mu.Unlock()
+			q.run(l.key, task)
+			q.mu.Lock()
+			l.tasks[0] = nil
+			l.tasks = l.tasks[1:]
+			q.finished(1)
+			if len(l.tasks) > 0 {
+				q.ready = append(q.ready, l)
+			} else {
+				l.busy = false
+				delete(q.lines, l.key)
+			}
+		}
+		if q.idlers+len(q.wake) >= q.opts.Idle {
+			break
+		}
+		if timer == nil {
+			timer = time.NewTimer(q.opts.IdleTimeout)
 		} else {
-			l.busy = false
-			delete(q.lines, l.key)
+			timer.Reset(q.opts.IdleTimeout)
+		}
+		if !q.waitForWork(timer) {
+			break
 		}
 	}
 	q.running--
 	q.mu.Unlock()
+}
+
+// waitForWork waits for work handed over by schedule, or for timer. It reports whether work came.
+// Caller holds q.mu, which is released while waiting.
+func (q *Queue[K]) waitForWork(timer *time.Timer) bool {
+	q.idlers++
+	q.mu.Unlock()
+	select {
+	case <-q.wake:
+		timer.Stop()
+		q.mu.Lock()
+		return true
+	case <-timer.C:
+	}
+	q.mu.Lock()
+	// schedule may have handed work over just as the timer fired.
+	select {
+	case <-q.wake:
+		return true
+	default:
+		q.idlers--
+		return false
+	}
 }
 
 func (q *Queue[K]) run(key K, task func()) {
@@ -173,7 +243,8 @@ func (q *Queue[K]) Pending() int {
 	return q.pending
 }
 
-// Close makes Add refuse new tasks; queued tasks still run.
+// Close makes Add refuse new tasks; queued tasks still run. Idle goroutines still exit
+// after IdleTimeout.
 func (q *Queue[K]) Close() {
 	q.mu.Lock()
 	q.closed = true

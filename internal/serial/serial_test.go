@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestTasksOfOneKeyRunInOrderOneAtATime(t *testing.T) {
@@ -150,5 +152,108 @@ func TestPanicGoesToOnPanicAndTheKeyGoesOn(t *testing.T) {
 	}
 	if !ran || !slices.Equal(got, []any{"a", "boom"}) {
 		t.Fatalf("ran=%v panics=%v", ran, got)
+	}
+}
+
+// state reads the goroutine counts under the queue's lock.
+func (q *Queue[K]) state() (running, idlers int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.running, q.idlers
+}
+
+// awaitState yields until the queue's goroutines reach the given counts. It does not sleep:
+// the goroutines it waits for need only to be scheduled.
+func awaitState[K comparable](t *testing.T, q *Queue[K], running, idlers int) {
+	t.Helper()
+	for range 1_000_000 {
+		if r, i := q.state(); r == running && i == idlers {
+			return
+		}
+		runtime.Gosched()
+	}
+	r, i := q.state()
+	t.Fatalf("running %d idle %d, want %d and %d", r, i, running, idlers)
+}
+
+// With Idle, a goroutine whose lines ran dry waits for the next task instead of exiting,
+// and the next task runs on it: Add starts no goroutine.
+func TestIdleGoroutineTakesTheNextTask(t *testing.T) {
+	q := New[string](Options[string]{Idle: 1, IdleTimeout: time.Hour})
+	for round := range 3 {
+		gate := make(chan struct{})
+		if err := q.Add(fmt.Sprint("k", round), func() { <-gate }); err != nil {
+			t.Fatal(err)
+		}
+		if r, i := q.state(); r != 1 || i != 0 {
+			t.Fatalf("round %d: running %d idle %d after Add, want the one goroutine, busy", round, r, i)
+		}
+		close(gate)
+		awaitState(t, q, 1, 1) // it waits for the next task
+	}
+}
+
+// At most Idle goroutines wait; the others exit as soon as no line is ready.
+func TestIdleIsBounded(t *testing.T) {
+	q := New[int](Options[int]{Idle: 2, IdleTimeout: time.Hour})
+	release := make(chan struct{})
+	started := make(chan struct{}, 5)
+	for k := range 5 {
+		_ = q.Add(k, func() { started <- struct{}{}; <-release })
+	}
+	for range 5 {
+		<-started
+	}
+	awaitState(t, q, 5, 0)
+	close(release)
+	if err := q.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	awaitState(t, q, 2, 2)
+}
+
+// An idle goroutine exits after IdleTimeout; a task added later starts a new one.
+func TestIdleGoroutineExitsAfterTimeout(t *testing.T) {
+	q := New[string](Options[string]{Idle: 1, IdleTimeout: time.Nanosecond})
+	_ = q.Add("a", func() {})
+	awaitState(t, q, 0, 0)
+	ran := make(chan struct{})
+	_ = q.Add("a", func() { close(ran) })
+	<-ran
+	awaitState(t, q, 0, 0)
+}
+
+// Idle goroutines count towards Workers, keep fairness and order, and hand-offs race with
+// their timeouts without losing a task (run with -race).
+func TestIdleWithWorkersUnderLoad(t *testing.T) {
+	q := New[int](Options[int]{Workers: 3, Idle: 2, IdleTimeout: time.Microsecond})
+	var mu sync.Mutex
+	got := map[int][]int{}
+	var wg sync.WaitGroup
+	for k := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				_ = q.Add(k, func() {
+					mu.Lock()
+					got[k] = append(got[k], i)
+					mu.Unlock()
+				})
+				if i%16 == 0 {
+					runtime.Gosched()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := q.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for k := range 8 {
+		if len(got[k]) != 200 || !slices.IsSorted(got[k]) {
+			t.Errorf("key %d ran %d tasks, in order: %v", k, len(got[k]), slices.IsSorted(got[k]))
+		}
+	}
+	if r, _ := q.state(); r > 3 {
+		t.Errorf("%d goroutines, over Workers", r)
 	}
 }

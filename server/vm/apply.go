@@ -10,7 +10,7 @@ import (
 	"sync"
 )
 
-// apply runs one update entry (a property path or a command) on in. Caller holds Base.mu.
+// apply runs one update entry (a property path or a command) on in, in its line.
 // Names the type does not declare as writable or callable are ignored, like dotNetify's
 // unresolved updates, so nothing else is reachable by name.
 func (rt *Runtime) apply(in *instance, c Caller, e entry) error {

@@ -2,15 +2,15 @@ package vm
 
 import (
 	"context"
-	"sync"
+	"sync/atomic"
 )
 
 // Base is embedded in every view model. It records changes for the next push and links the
 // view model to the runtime. Its methods are meant for the view model's own code: hooks and
-// commands (which run with the view model's lock held) and PushUpdates (which takes it).
+// commands (which the runtime runs in the view model's line, one at a time) and PushUpdates
+// (which queues its function there).
 type Base struct {
-	mu      sync.Mutex
-	inst    *instance
+	inst    atomic.Pointer[instance] // set when the runtime adopts the view model
 	changes []change
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -59,28 +59,34 @@ func (b *Base) record(c change) {
 	b.changes = append(b.changes, c)
 }
 
-// PushUpdates runs mutate with exclusive access to the view model, then pushes the changes
-// it recorded to the view model's connection (every member for a shared one). Use it from
-// timers and goroutines; hooks and commands are pushed automatically and must not call it.
-// After disposal it does nothing.
+// PushUpdates runs mutate in the view model's line (after the work queued there before it,
+// and with nothing else of the view model running), then pushes the changes it recorded to
+// the view model's connection (every member for a shared one), and returns when that is
+// done. Use it from timers and goroutines. Hooks and commands are pushed automatically and
+// must not call it on their own view model (it would wait for itself); to change another
+// view model from one, call that one's PushUpdates from a new goroutine. Before the runtime
+// adopted the view model and after disposal it does nothing.
 func (b *Base) PushUpdates(mutate func()) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	in := b.inst
-	if in == nil || in.disposed {
+	in := b.inst.Load()
+	if in == nil {
 		return
 	}
-	if mutate != nil && !in.guard(func() error { mutate(); return nil }, "", "push") {
-		return
-	}
-	in.flush("", nil)
+	in.rt.within(in.line(), func() {
+		if in.disposed {
+			return
+		}
+		if mutate != nil && !in.guard(func() error { mutate(); return nil }, "", "push") {
+			return
+		}
+		in.flush("", nil)
+	})
 }
 
 // Send pushes {prop: value} for this view model to the given connections only (members of a
 // shared view model, or the owner of a per-connection one); other ids are ignored. Call it
 // from hooks, commands or inside PushUpdates.
 func (b *Base) Send(connIDs []string, prop string, value any) {
-	in := b.inst
+	in := b.inst.Load()
 	if in == nil || in.disposed {
 		return
 	}
@@ -89,7 +95,7 @@ func (b *Base) Send(connIDs []string, prop string, value any) {
 
 // Context is cancelled when the view model is disposed; stop goroutines with it. Call it
 // from a hook or command (typically OnCreated) and hand the result to your goroutines: like
-// the rest of the view model it is guarded by the runtime's lock.
+// the rest of the view model it is used in the view model's line only.
 func (b *Base) Context() context.Context {
 	if b.ctx == nil {
 		b.ctx, b.cancel = context.WithCancel(context.Background())
@@ -99,16 +105,16 @@ func (b *Base) Context() context.Context {
 
 // VMID is the id the view model was requested under, "" before the runtime adopted it.
 func (b *Base) VMID() string {
-	if b.inst == nil {
-		return ""
+	if in := b.inst.Load(); in != nil {
+		return in.vmID
 	}
-	return b.inst.vmID
+	return ""
 }
 
 // Members lists the connections of a shared view model, or its owner.
 func (b *Base) Members() []string {
-	if b.inst == nil {
-		return nil
+	if in := b.inst.Load(); in != nil {
+		return in.targets()
 	}
-	return b.inst.targets()
+	return nil
 }

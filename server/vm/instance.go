@@ -11,8 +11,8 @@ import (
 	"github.com/wsgate/wsgate/server/protocol"
 )
 
-// instance is a live view model as the runtime sees it. Fields after construction are
-// guarded by the model's Base.mu.
+// instance is a live view model as the runtime sees it. After construction it is used in
+// its line of the runtime's queue only (see line), and so is the model.
 type instance struct {
 	rt       *Runtime
 	vmID     string
@@ -34,11 +34,20 @@ type sharedVM struct {
 
 func (rt *Runtime) newInstance(vmID string, t *vmType, info *typeInfo, m Model, owner string) *instance {
 	in := &instance{rt: rt, vmID: vmID, info: info, typ: t, model: m, rv: reflect.ValueOf(m), owner: owner}
-	m.vmBase().inst = in
+	m.vmBase().inst.Store(in)
 	return in
 }
 
 func (in *instance) base() *Base { return in.model.vmBase() }
+
+// line is where the instance's work runs: its session's line for a per-connection view
+// model (with the session's messages), its own for a shared one.
+func (in *instance) line() lineKey {
+	if in.shared != nil {
+		return lineKey{shared: in.shared.key}
+	}
+	return lineKey{conn: in.owner}
+}
 
 // targets lists the connections this view model pushes to.
 func (in *instance) targets() []string {
@@ -236,7 +245,7 @@ func (in *instance) fullState() ([]byte, error) {
 	return in.info.fullState(in.rv)
 }
 
-// dispose runs OnDispose and cancels the view model's context. Caller holds Base.mu.
+// dispose runs OnDispose and cancels the view model's context, in the view model's line.
 func (in *instance) dispose() {
 	if in.disposed {
 		return

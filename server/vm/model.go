@@ -20,9 +20,11 @@
 //		return nil
 //	}
 //
-// The runtime holds a view model's lock whenever it runs the view model's code (hooks,
-// commands, serialisation), so view-model code never needs its own locking; goroutines the
-// view model starts change state through Base.PushUpdates.
+// The runtime runs a view model's code (hooks, commands, serialisation) in the view model's
+// line of its queue, one call at a time, so view-model code never needs its own locking;
+// goroutines the view model starts change state through Base.PushUpdates, which queues
+// there too. No lock of the runtime is held while view-model code runs: a slow hook delays
+// its own view model (and, for a per-connection one, its connection), nothing else.
 package vm
 
 import (
@@ -91,8 +93,8 @@ func (e *Exception) Error() string { return e.Type + ": " + e.Message }
 // ErrUnauthorized is the exception dotNetify sends when authorization fails.
 var ErrUnauthorized = &Exception{Type: "UnauthorizedAccessException", Message: "Attempted to perform an unauthorized operation."}
 
-// Optional hooks a view model may implement. The runtime calls them with the view model's
-// lock held.
+// Optional hooks a view model may implement. The runtime calls them in the view model's
+// line, never two at once.
 
 // Creator is called once after construction and after $vmArg was applied; for a shared view
 // model only when the first member creates it. An error disposes the view model and is sent

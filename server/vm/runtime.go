@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsgate/wsgate/internal/serial"
 	"github.com/wsgate/wsgate/server/protocol"
 	"github.com/wsgate/wsgate/server/store"
 )
@@ -73,8 +74,16 @@ type Config struct {
 	MaxPendingBytes int
 }
 
-// Runtime runs view models for many connections. Messages of one connection are handled in
-// order, one at a time, on a goroutine that exists only while there is work.
+// Runtime runs view models for many connections.
+//
+// All of its work runs in one keyed serial queue (internal/serial), in lines: one per
+// connection (its session: its messages in order, and everything done to its per-connection
+// view models, PushUpdates included) and one per shared instance (joins, leaves, updates and
+// PushUpdates of that instance). A line runs one task at a time, in order, on a goroutine
+// that exists only while the line has work; different lines run at once. A session's task
+// that reaches a shared instance hands the work to the instance's line and waits for it;
+// an instance's task never waits for a session, so the waits cannot form a cycle. No lock
+// of the runtime is ever held around view-model code: mu and sharedMu guard maps only.
 type Runtime struct {
 	reg       *Registry
 	sender    Sender
@@ -86,32 +95,35 @@ type Runtime struct {
 	counts    counters
 	warnings  *limiter
 
-	mu       sync.Mutex // guards sessions, their queues, pending
-	sessions map[string]*session
-	pending  int
-	idle     chan struct{} // closed when pending drops to 0; nil while idle
+	// work has no bound on its workers: a session's task may wait for an instance's line,
+	// and a bound could leave every worker waiting for a line that has none.
+	work *serial.Queue[lineKey]
 
-	sharedMu sync.Mutex // guards shared; taken before a view model's Base.mu
+	mu       sync.Mutex // guards sessions and each session's queued, tasks and closed
+	sessions map[string]*session
+
+	sharedMu sync.Mutex // guards the map shared; each entry is used in its own line only
 	shared   map[string]*instance
 }
 
-// session is the per-connection set of live view models plus its work queue. A session
-// that handled a request_vm is kept (even without view models) until $disconnect or a 410;
-// one that never did is forgotten as soon as it has no work.
-type session struct {
-	caller    Caller
-	vms       []*instance // creation order; only the worker touches it
-	requested bool        // a request_vm was handled; only the worker touches it
-	queue     []task
-	queued    int // cost of the queued tasks, bounded by MaxPendingBytes
-	running   bool
-	closed    bool
+// lineKey names a line of the runtime's queue: a connection's session (conn) or a shared
+// instance (shared, its key: vmId and group).
+type lineKey struct {
+	conn   string
+	shared string
 }
 
-// task is one queued message (or disconnection) of a session.
-type task struct {
-	run  func(*session)
-	cost int // bytes the queued message holds; 0 for a disconnection
+// session is the per-connection set of live view models. A session that handled a
+// request_vm is kept (even without view models) until $disconnect or a 410; one that never
+// did is forgotten as soon as it has no work. caller, vms and requested are used in the
+// session's line only.
+type session struct {
+	caller    Caller
+	vms       []*instance // creation order
+	requested bool        // a request_vm was handled
+	queued    int         // bytes of its messages queued or running, bounded by MaxPendingBytes
+	tasks     int         // its messages and disconnections queued or running
+	closed    bool        // disconnected: its later tasks do nothing
 }
 
 // New returns a runtime. It panics if Registry or Sender is nil, a programming error.
@@ -126,12 +138,25 @@ func New(cfg Config) *Runtime {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	cfg.setDefaults()
-	return &Runtime{
+	rt := &Runtime{
 		reg: cfg.Registry, sender: cfg.Sender, store: cfg.Store, log: cfg.Logger, authorize: cfg.Authorize, closer: cfg.Closer,
 		limits:   Config{MaxVMIDBytes: cfg.MaxVMIDBytes, MaxVMDepth: cfg.MaxVMDepth, MaxVMsPerConnection: cfg.MaxVMsPerConnection, MaxFrameBytes: cfg.MaxFrameBytes, MaxPendingBytes: cfg.MaxPendingBytes},
 		warnings: newLimiter(time.Now),
 		sessions: map[string]*session{}, shared: map[string]*instance{},
 	}
+	rt.work = serial.New(serial.Options[lineKey]{OnPanic: rt.linePanicked, Idle: idleWorkers})
+	return rt
+}
+
+// idleWorkers is how many of the runtime's goroutines wait for the next message instead of
+// exiting (for a second): enough for the requests a task serves at once, so that a steady
+// stream of messages runs on goroutines whose stacks already grew.
+const idleWorkers = 64
+
+// linePanicked logs a panic outside view-model code (view-model panics are caught closer to
+// the code, and reported to the client); the line goes on with its next task.
+func (rt *Runtime) linePanicked(key lineKey, v any) {
+	rt.log.Error("runtime panicked", "connectionId", key.conn, "group", clip(key.shared), "panic", clip(fmt.Sprint(v)), "stack", string(debug.Stack()))
 }
 
 // Handle queues a client message from connection c.ConnectionID and returns at once.
@@ -194,27 +219,17 @@ func (rt *Runtime) Sessions() int {
 	return len(rt.sessions)
 }
 
-// Drain waits until every queued message was handled, or ctx ends.
+// Drain waits until all work queued so far was done (messages, disconnections and
+// PushUpdates, in every line), or ctx ends.
 func (rt *Runtime) Drain(ctx context.Context) error {
-	rt.mu.Lock()
-	idle := rt.idle
-	rt.mu.Unlock()
-	if idle == nil {
-		return nil
+	if err := rt.work.Drain(ctx); err != nil {
+		return fmt.Errorf("drain view-model work: %w", err)
 	}
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		rt.mu.Lock()
-		n := rt.pending
-		rt.mu.Unlock()
-		return fmt.Errorf("drain view-model work: %d messages still queued: %w", n, ctx.Err())
-	}
+	return nil
 }
 
-// enqueue queues fn for connID's session, creating the session when create is set. It
-// reports false, queuing nothing, when the session's queued messages would hold more than
+// enqueue queues fn in connID's line, creating the session when create is set. It reports
+// false, queuing nothing, when the session's queued messages would hold more than
 // MaxPendingBytes (a disconnection, cost 0, is always queued).
 func (rt *Runtime) enqueue(connID string, create bool, cost int, fn func(*session)) bool {
 	rt.mu.Lock()
@@ -235,69 +250,76 @@ func (rt *Runtime) enqueue(connID string, create bool, cost int, fn func(*sessio
 		s = &session{caller: Caller{ConnectionID: connID}}
 		rt.sessions[connID] = s
 	}
-	s.queue = append(s.queue, task{run: fn, cost: cost})
 	s.queued += cost
-	if rt.pending == 0 {
-		rt.idle = make(chan struct{})
-	}
-	rt.pending++
-	start := !s.running
-	s.running = true
+	s.tasks++ // the session is not forgotten before its task ran
 	rt.mu.Unlock()
-	if start {
-		go rt.work(s)
-	}
+	// Added after the unlock, so the line's goroutine does not start by waiting for rt.mu.
+	rt.add(lineKey{conn: connID}, func() { rt.runSession(s, cost, fn) })
 	return true
 }
 
-func (rt *Runtime) work(s *session) {
-	for {
-		rt.mu.Lock()
-		if len(s.queue) == 0 {
-			s.running = false
-			rt.mu.Unlock()
-			return
-		}
-		t := s.queue[0]
-		s.queue[0] = task{}
-		s.queue = s.queue[1:]
-		closed := s.closed
-		rt.mu.Unlock()
-		if !closed {
-			rt.run(s, t.run)
-		}
-		rt.mu.Lock()
-		s.queued -= t.cost
-		rt.forgetIfEmpty(s)
-		rt.pending--
-		if rt.pending == 0 {
-			close(rt.idle)
-			rt.idle = nil
-		}
-		rt.mu.Unlock()
+// add queues task in key's line. The queue is never closed and has no bound per line (the
+// runtime keeps its own), so Add cannot fail.
+func (rt *Runtime) add(key lineKey, task func()) {
+	if err := rt.work.Add(key, task); err != nil {
+		panic("vm: runtime queue refused a task: " + err.Error())
 	}
+}
+
+// runSession runs one task of s, unless s was disconnected meanwhile, and then releases
+// the task's share of the session's budget (also after a panic, which linePanicked logs).
+func (rt *Runtime) runSession(s *session, cost int, fn func(*session)) {
+	defer rt.sessionTaskDone(s, cost)
+	rt.mu.Lock()
+	closed := s.closed
+	rt.mu.Unlock()
+	if !closed {
+		fn(s)
+	}
+}
+
+func (rt *Runtime) sessionTaskDone(s *session, cost int) {
+	rt.mu.Lock()
+	s.queued -= cost
+	s.tasks--
+	rt.forgetIfEmpty(s)
+	rt.mu.Unlock()
+}
+
+// within runs fn in key's line and waits for it; it reports whether fn returned (false: it
+// panicked, which linePanicked logged). A session's task uses it to reach a shared
+// instance, and PushUpdates to reach a view model from the view model's own goroutines.
+func (rt *Runtime) within(key lineKey, fn func()) bool {
+	done := make(chan bool, 1)
+	rt.add(key, func() {
+		returned := false
+		defer func() { done <- returned }()
+		fn()
+		returned = true
+	})
+	return <-done
+}
+
+// enter runs fn on in from its session's line: directly for a per-connection view model
+// (the session's line is its line), in the instance's line for a shared one.
+func (rt *Runtime) enter(in *instance, fn func()) bool {
+	if in.shared == nil {
+		fn()
+		return true
+	}
+	return rt.within(in.line(), fn)
 }
 
 // forgetIfEmpty drops a session that never handled a request_vm, holds no view model and
 // has no work, so connections that only sent stray messages cost nothing. Caller holds rt.mu.
 func (rt *Runtime) forgetIfEmpty(s *session) {
-	if s.requested || len(s.vms) > 0 || len(s.queue) > 0 || s.closed {
+	if s.requested || len(s.vms) > 0 || s.tasks > 0 || s.closed {
 		return
 	}
 	s.closed = true
 	if rt.sessions[s.caller.ConnectionID] == s {
 		delete(rt.sessions, s.caller.ConnectionID)
 	}
-}
-
-// run executes one task; a panic outside view-model code is logged and the worker goes on.
-func (rt *Runtime) run(s *session, task func(*session)) {
-	defer func() {
-		if v := recover(); v != nil {
-			rt.log.Error("runtime panicked", "connectionId", s.caller.ConnectionID, "panic", clip(fmt.Sprint(v)), "stack", string(debug.Stack()))
-		}
-	}()
-	task(s)
 }
 
 func (rt *Runtime) sendException(connID, vmID string, ex *Exception) {
@@ -362,15 +384,14 @@ func (rt *Runtime) requestVM(s *session, m *protocol.Message) {
 }
 
 func (rt *Runtime) resendState(in *instance, conn string) {
-	b := in.base()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	state, err := in.fullState()
-	if err != nil {
-		in.sendException(conn, errorException(err))
-		return
-	}
-	in.sendData(conn, state)
+	rt.enter(in, func() {
+		state, err := in.fullState()
+		if err != nil {
+			in.sendException(conn, errorException(err))
+			return
+		}
+		in.sendData(conn, state)
+	})
 }
 
 // create builds vmID for the session. For "Master.Child" the master chain is created first
@@ -424,17 +445,17 @@ func (rt *Runtime) subVM(master *instance, req *Request) (Model, error) {
 	if !ok {
 		return nil, nil
 	}
-	b := master.base()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var child Model
-	ok = master.guard(func() error {
-		c, found := p.SubVM(master.callCtx(req.Caller), req.TypeName, req.InstanceID)
-		if found {
-			child = c
-		}
-		return nil
-	}, req.Caller.ConnectionID, "SubVM")
+	ok = false
+	rt.enter(master, func() {
+		ok = master.guard(func() error {
+			c, found := p.SubVM(master.callCtx(req.Caller), req.TypeName, req.InstanceID)
+			if found {
+				child = c
+			}
+			return nil
+		}, req.Caller.ConnectionID, "SubVM")
+	})
 	if !ok {
 		return nil, &Exception{Type: "Exception", Message: fmt.Sprintf("cannot create '%s'", req.VMID)}
 	}
@@ -472,9 +493,6 @@ func (rt *Runtime) construct(s *session, t *vmType, child Model, req *Request, a
 		t = nil
 	}
 	in := rt.newInstance(req.VMID, t, info, m, conn)
-	b := in.base()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	if !rt.initialise(in, s.caller, args) {
 		in.dispose()
 		return nil, errReported
@@ -490,14 +508,14 @@ func (rt *Runtime) construct(s *session, t *vmType, child Model, req *Request, a
 		}
 	}
 	// Changes made while creating are part of the full state; do not send them again.
-	b.changes = nil
+	in.base().changes = nil
 	return in, nil
 }
 
 // errReported marks failures whose exception payload was already sent.
 var errReported = &Exception{Type: "Exception", Message: "reported"}
 
-// initialise applies $vmArg entries and runs OnCreated. Caller holds Base.mu.
+// initialise applies $vmArg entries and runs OnCreated, in the view model's line.
 func (rt *Runtime) initialise(in *instance, c Caller, args []entry) bool {
 	conn := c.ConnectionID
 	for _, e := range args {
@@ -512,9 +530,11 @@ func (rt *Runtime) initialise(in *instance, c Caller, args []entry) bool {
 }
 
 // joinShared adds the session's connection to the shared instance for the request's group,
-// creating it on first use, and sends the full state to the new member. The connection
-// becomes a member only once its full state was sent: a joiner whose state cannot be sent
-// (it fails to encode, or is over the frame limit) gets the error and no later pushes.
+// creating it on first use, and sends the full state to the new member. The work runs in
+// the instance's line, so joiners and leavers of one instance take turns while other
+// instances go on. The connection becomes a member only once its full state was sent: a
+// joiner whose state cannot be sent (it fails to encode, or is over the frame limit) gets
+// the error and no later pushes.
 func (rt *Runtime) joinShared(s *session, t *vmType, req *Request, args []entry, respond bool) (*instance, error) {
 	conn := s.caller.ConnectionID
 	group := ""
@@ -525,59 +545,53 @@ func (rt *Runtime) joinShared(s *session, t *vmType, req *Request, args []entry,
 		}
 	}
 	key := req.VMID + "\x00" + group
-	for {
-		in, created, err := rt.sharedInstance(t, req, key)
+	var in *instance
+	var err error
+	if !rt.within(lineKey{shared: key}, func() { in, err = rt.join(t, req, key, args, respond) }) {
+		return nil, panicException()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.store.Join(context.Background(), key, conn); err != nil {
+		rt.log.Error("store join failed", "connectionId", conn, "group", clip(key), "error", err)
+	}
+	return in, nil
+}
+
+// join finds or creates the instance for key and admits req's caller. It runs in key's
+// line, so the instance cannot be created, joined or left by anyone else meanwhile; a new
+// instance is published only once its first member was admitted.
+func (rt *Runtime) join(t *vmType, req *Request, key string, args []entry, respond bool) (*instance, error) {
+	rt.sharedMu.Lock()
+	in := rt.shared[key]
+	rt.sharedMu.Unlock()
+	created := in == nil
+	if created {
+		m, err := rt.newModel(t, req)
 		if err != nil {
 			return nil, err
 		}
-		b := in.base()
-		b.mu.Lock()
+		in = rt.newInstance(req.VMID, t, t.info, m, "")
+		in.shared = &sharedVM{key: key, members: map[string]struct{}{}}
+	}
+	if err := rt.admit(in, req.Caller, args, created, respond); err != nil {
+		if len(in.shared.members) == 0 {
+			in.dispose()
+			rt.forgetShared(in)
+		}
+		return nil, err
+	}
+	if created {
+		rt.sharedMu.Lock()
+		rt.shared[key] = in
 		rt.sharedMu.Unlock()
-		if in.disposed {
-			// Its creator failed (or its last member left) between our lookup and our lock.
-			b.mu.Unlock()
-			continue
-		}
-		if err := rt.admit(in, s.caller, args, created, respond); err != nil {
-			abandon := len(in.shared.members) == 0
-			if abandon {
-				in.dispose()
-			}
-			b.mu.Unlock()
-			if abandon {
-				rt.forgetShared(in)
-			}
-			return nil, err
-		}
-		b.mu.Unlock()
-		if err := rt.store.Join(context.Background(), key, conn); err != nil {
-			rt.log.Error("store join failed", "connectionId", conn, "group", clip(key), "error", err)
-		}
-		return in, nil
 	}
-}
-
-// sharedInstance finds or creates the shared instance for key. It returns with
-// rt.sharedMu held unless it fails.
-func (rt *Runtime) sharedInstance(t *vmType, req *Request, key string) (in *instance, created bool, err error) {
-	rt.sharedMu.Lock()
-	in = rt.shared[key]
-	if in != nil && !in.disposed {
-		return in, false, nil
-	}
-	m, err := rt.newModel(t, req)
-	if err != nil {
-		rt.sharedMu.Unlock()
-		return nil, false, err
-	}
-	in = rt.newInstance(req.VMID, t, t.info, m, "")
-	in.shared = &sharedVM{key: key, members: map[string]struct{}{}}
-	rt.shared[key] = in
-	return in, true, nil
+	return in, nil
 }
 
 // admit initialises a new shared instance, sends the joiner its full state and only then
-// makes it a member. Caller holds Base.mu.
+// makes it a member. It runs in the instance's line.
 func (rt *Runtime) admit(in *instance, c Caller, args []entry, created, respond bool) error {
 	conn := c.ConnectionID
 	if created && !rt.initialise(in, c, args) {
@@ -660,36 +674,46 @@ func (rt *Runtime) updateVM(s *session, m *protocol.Message) {
 		rt.sendException(conn, m.VMID, errorException(err))
 		return
 	}
-	b := in.base()
-	b.mu.Lock()
-	if !in.disposed {
-		echo := make(map[string]string, len(entries))
-		for _, e := range entries {
-			echo[e.key], _ = scalarText(e.value)
-		}
-		for _, e := range entries {
-			if !in.guard(func() error { return rt.apply(in, s.caller, e) }, conn, "update "+e.key) {
-				break
-			}
-		}
-		in.flush(conn, echo)
+	if in.shared == nil {
+		rt.update(in, s.caller, entries)
+	} else {
+		caller := s.caller
+		rt.within(in.line(), func() { rt.update(in, caller, entries) })
 	}
-	b.mu.Unlock()
 	rt.flushSession(s, m.VMID)
 }
 
-// flushSession pushes pending changes of the session's other view models.
+// update applies a client's entries in order, stopping at the first that fails, and
+// replies with the changes (minus the caller's echo). It runs in in's line.
+func (rt *Runtime) update(in *instance, c Caller, entries []entry) {
+	if in.disposed {
+		return
+	}
+	conn := c.ConnectionID
+	echo := make(map[string]string, len(entries))
+	for _, e := range entries {
+		echo[e.key], _ = scalarText(e.value)
+	}
+	for _, e := range entries {
+		if !in.guard(func() error { return rt.apply(in, c, e) }, conn, "update "+e.key) {
+			break
+		}
+	}
+	in.flush(conn, echo)
+}
+
+// flushSession pushes pending changes of the session's other per-connection view models (a
+// command of one may change another, a master and its child for example). A shared
+// instance pushes its changes at the end of each of its own tasks; other view models change
+// it through its PushUpdates, in its line.
 func (rt *Runtime) flushSession(s *session, except string) {
 	for _, in := range s.vms {
-		if in.vmID == except {
+		if in.vmID == except || in.shared != nil {
 			continue
 		}
-		b := in.base()
-		b.mu.Lock()
-		if !in.disposed && len(b.changes) > 0 {
+		if !in.disposed && len(in.base().changes) > 0 {
 			in.flush("", nil)
 		}
-		b.mu.Unlock()
 	}
 }
 
@@ -755,15 +779,23 @@ func (rt *Runtime) disconnect(connID string, s *session) {
 // release disposes a per-connection view model or leaves a shared one.
 func (rt *Runtime) release(c Caller, in *instance) {
 	if in.shared == nil {
-		b := in.base()
-		b.mu.Lock()
 		in.dispose()
-		b.mu.Unlock()
 		return
 	}
-	rt.sharedMu.Lock()
-	b := in.base()
-	b.mu.Lock()
+	conn := c.ConnectionID
+	rt.within(in.line(), func() { rt.leave(c, in) })
+	if err := rt.store.Leave(context.Background(), in.shared.key, conn); err != nil {
+		rt.log.Error("store leave failed", "connectionId", conn, "group", clip(in.shared.key), "error", err)
+	}
+}
+
+// leave removes c's connection from a shared instance, runs OnLeave and pushes its changes
+// to the members left; the last one to leave disposes the instance. It runs in the
+// instance's line.
+func (rt *Runtime) leave(c Caller, in *instance) {
+	if in.disposed {
+		return
+	}
 	conn := c.ConnectionID
 	if _, ok := in.shared.members[conn]; ok {
 		delete(in.shared.members, conn)
@@ -774,17 +806,10 @@ func (rt *Runtime) release(c Caller, in *instance) {
 	}
 	if len(in.shared.members) == 0 {
 		in.dispose()
-		if rt.shared[in.shared.key] == in {
-			delete(rt.shared, in.shared.key)
-		}
-	} else {
-		in.flush("", nil)
+		rt.forgetShared(in)
+		return
 	}
-	b.mu.Unlock()
-	rt.sharedMu.Unlock()
-	if err := rt.store.Leave(context.Background(), in.shared.key, conn); err != nil {
-		rt.log.Error("store leave failed", "connectionId", conn, "group", clip(in.shared.key), "error", err)
-	}
+	in.flush("", nil)
 }
 
 // splitVMArgs separates $vmArg entries and $headers in a request_vm's vmArgs. Without a

@@ -17,6 +17,7 @@ type Room struct {
 	Count   int
 	Members []string
 	left    *[]string
+	leftMu  *sync.Mutex // instances of different groups leave at once
 }
 
 func (r *Room) Bump() { r.Count++; r.Changed("Count") }
@@ -27,17 +28,23 @@ func (r *Room) Whisper(ctx context.Context, to string) {
 
 func (r *Room) OnLeave(ctx context.Context) {
 	c, _ := vm.CallerOf(ctx)
+	r.leftMu.Lock()
 	*r.left = append(*r.left, c.ConnectionID)
+	r.leftMu.Unlock()
 	r.Count--
 	r.Changed("Count")
 }
 
-func (r *Room) OnDispose() { *r.left = append(*r.left, "disposed") }
+func (r *Room) OnDispose() {
+	r.leftMu.Lock()
+	*r.left = append(*r.left, "disposed")
+	r.leftMu.Unlock()
+}
 
 func roomHarness(t *testing.T) (*harness, *[]string) {
-	left := &[]string{}
+	left, leftMu := &[]string{}, &sync.Mutex{}
 	reg := vm.NewRegistry()
-	vm.MustRegister(reg, "RoomVM", func(*vm.Request) (*Room, error) { return &Room{left: left}, nil },
+	vm.MustRegister(reg, "RoomVM", func(*vm.Request) (*Room, error) { return &Room{left: left, leftMu: leftMu}, nil },
 		vm.Commands("Bump", "Whisper"), vm.Shared(func(r *vm.Request) string { return r.Caller.SourceIP }))
 	return newHarness(t, reg, nil), left
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/wsgate/wsgate/localgateway/cfn"
 )
 
 // gatewayProc is the local gateway run as its own process (`wsgate gateway`), so that the
@@ -41,6 +43,14 @@ func startGatewayProc(command []string, backend string) (*gatewayProc, string, s
 		return nil, "", "", fmt.Errorf("gateway template: %w", err)
 	}
 	args := append(append([]string{}, command[1:]...), "--template", tpl, "--backend", backend, "--addr", "127.0.0.1:0", "--access-log", "")
+	secrets, err := cfn.SameSecret(data, cfn.Options{}, localIntegrationSecret)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, "", "", fmt.Errorf("gateway template: %w", err)
+	}
+	for id, v := range secrets {
+		args = append(args, "--secret", id+"="+v)
+	}
 	g := &gatewayProc{cmd: exec.Command(command[0], args...), dir: dir}
 	g.cmd.Env = append(os.Environ(), "WSGATE_LOCAL_ACCESS_KEY_ID="+localAccessKey, "WSGATE_LOCAL_SECRET_ACCESS_KEY="+localSecretKey, "WSGATE_LOCAL_REGION="+localRegion)
 	out, err := g.cmd.StdoutPipe()

@@ -24,6 +24,10 @@ import (
 const (
 	localAccessKey = "AKIAWSGATELOCAL00000"
 	localSecretKey = "wsgate-local-secret"
+	// localIntegrationSecret stands in for the integration secret the stack
+	// generates in Secrets Manager: the gateway sends it, the server
+	// requires it.
+	localIntegrationSecret = "wsgate-bench-integration-secret"
 	localRegion    = "us-east-1"
 )
 

@@ -87,7 +87,11 @@ type stackOptions struct {
 
 // startStack starts the server and the gateway on free 127.0.0.1 ports.
 func startStack(o stackOptions) (*stack, error) {
-	apis, err := cfn.Parse(stackTemplate, cfn.Options{Region: localRegion})
+	secrets, err := cfn.SameSecret(stackTemplate, cfn.Options{Region: localRegion}, localIntegrationSecret)
+	if err != nil {
+		return nil, fmt.Errorf("stack template: %w", err)
+	}
+	apis, err := cfn.Parse(stackTemplate, cfn.Options{Region: localRegion, Secrets: secrets})
 	if err != nil {
 		return nil, fmt.Errorf("stack template: %w", err)
 	}
@@ -195,7 +199,7 @@ func (s *stack) startServer(ln net.Listener) error {
 	p.main = main
 	p.pusher.p.Store(main)
 	p.rt = vm.New(vm.Config{Registry: reg, Sender: p.pusher, Closer: p.pusher, Logger: discardLogger()})
-	h := integration.NewHandler(integration.Config{Runtime: p.rt, Logger: discardLogger()})
+	h := integration.NewHandler(integration.Config{Runtime: p.rt, Secret: localIntegrationSecret, Logger: discardLogger()})
 	p.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = p.srv.Serve(ln) }()
 	s.server = p

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -110,6 +111,14 @@ type WebSocketApiProps struct {
 	// PrivateBackend reaches the backend through a VPC link and an NLB.
 	// Default: none; give this or BackendUrl.
 	PrivateBackend *PrivateBackend
+	// IntegrationSecret is a Secrets Manager secret whose SecretString every
+	// integration sends in the X-Wsgate-Secret header, so the backend can
+	// refuse callers other than this API (the wsgate server does when
+	// WSGATE_INTEGRATION_SECRET is set). The template holds a CloudFormation
+	// dynamic reference, never the value; API Gateway stores the resolved
+	// value in the integration, where apigateway:GET callers can read it.
+	// Default: none; the integrations send no secret.
+	IntegrationSecret awssecretsmanager.ISecret
 }
 
 // ApiRoute holds the resources of one route: the HTTP integration with its
@@ -215,7 +224,7 @@ func (w *WebSocketApi) addRoute(spec routeSpec, props *WebSocketApiProps) *ApiRo
 		TemplateSelectionExpression: jsii.String(TemplateSelectionExpression),
 		TimeoutInMillis:             timeout.ToMilliseconds(nil),
 		PayloadFormatVersion:        jsii.String("1.0"),
-		RequestParameters:           identityParameters(),
+		RequestParameters:           requestParameters(props.IntegrationSecret),
 	}
 	if pb := props.PrivateBackend; pb != nil {
 		port := orNumber(pb.Port, DefaultPrivateBackendPort)
@@ -246,9 +255,41 @@ func (w *WebSocketApi) addRoute(spec routeSpec, props *WebSocketApiProps) *ApiRo
 		RouteId:          r.Route.Ref(),
 		RouteResponseKey: jsii.String("$default"),
 	})
-	suppressNag(r.Route, nagSuppression{"AwsSolutions-APIG4",
-		"WebSocket APIs authorize only at $connect; this construct leaves authorization to the backend, which sees every connection first (add a $connect authorizer on Route to change that)", nil})
+	suppressNag(r.Route, nagSuppression{"AwsSolutions-APIG4", apig4Reasons[spec.key], nil})
 	return r
+}
+
+// requestParameters are an integration's request parameters: the identity
+// headers, and the secret header when there is a secret.
+func requestParameters(secret awssecretsmanager.ISecret) *map[string]*string {
+	params := identityParameters()
+	if secret != nil {
+		(*params)[headerParameter(contract.HeaderSecret)] = secretParameter(secret)
+	}
+	return params
+}
+
+// secretParameter is a static request-parameter value ('…') holding a
+// dynamic reference to the secret's SecretString, which CloudFormation
+// resolves at deployment: the template and cdk.out never hold the value.
+// AWS documents secretsmanager references as usable in all resource
+// properties (docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/
+// dynamic-references-secretsmanager.html) but says nothing of a reference
+// inside a larger string such as this quoted one; a test against AWS
+// reported in localstack/localstack#5208 resolved references embedded in a
+// longer string. CloudFormation resolves dynamic references after
+// intrinsic functions, so the Fn::Join CDK renders for the secret's ARN is
+// fine. The generated value has no punctuation, so it cannot end the quotes.
+func secretParameter(secret awssecretsmanager.ISecret) *string {
+	return jsii.String("'" + *secret.SecretValue().UnsafeUnwrap() + "'")
+}
+
+// apig4Reasons say, per route, why it has no authorizer. Nothing
+// authorizes clients yet: the wsgate server admits every $connect.
+var apig4Reasons = map[string]string{
+	"$connect":    "authorization is not configured: API Gateway and the wsgate server admit every $connect; to authorize clients, set a Lambda (REQUEST) or IAM authorizer on Connect.Route, the only route WebSocket APIs authorize",
+	"$default":    "WebSocket APIs authorize only at $connect; this route runs on connections $connect admitted, which is every connection until an authorizer is set on Connect.Route",
+	"$disconnect": "WebSocket APIs authorize only at $connect; $disconnect only tells the backend that an admitted connection has closed",
 }
 
 // identityParameters hands the backend the connection's identity in

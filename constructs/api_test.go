@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/jsii-runtime-go"
 
 	wsgate "github.com/wsgate/wsgate/constructs"
@@ -148,6 +149,32 @@ func TestRequestTemplatesRenderArchitectureBodies(t *testing.T) {
 		wantJSON, _ := json.Marshal(want)
 		if string(got) != string(wantJSON) {
 			t.Errorf("%s body = %s, want %s", c.name, got, wantJSON)
+		}
+	}
+}
+
+func TestWebSocketApiIntegrationSecret(t *testing.T) {
+	stack := newStack(t)
+	secret := awssecretsmanager.NewSecret(stack, jsii.String("Shared"), nil)
+	wsgate.NewWebSocketApi(stack, jsii.String("Realtime"), &wsgate.WebSocketApiProps{
+		BackendUrl:        jsii.String("https://dotnetify.example.com"),
+		IntegrationSecret: secret,
+	})
+	tpl := assertions.Template_FromStack(stack, nil)
+	secretID := *tpl.GetResourceId(jsii.String("AWS::SecretsManager::Secret"), nil)
+	want := `{"Fn::Join":["",["'{{resolve:secretsmanager:",{"Ref":"` + secretID + `"},":SecretString:::}}'"]]}`
+	for id, r := range resources(tpl, "AWS::ApiGatewayV2::Integration") {
+		params := props(r)["RequestParameters"].(map[string]any)
+		got, _ := json.Marshal(params["integration.request.header.X-Wsgate-Secret"])
+		if string(got) != want {
+			t.Errorf("%s X-Wsgate-Secret = %s, want %s", id, got, want)
+		}
+		checkIdentityParameters(t, id, params)
+	}
+	without := byoTemplate(t, &wsgate.WebSocketApiProps{BackendUrl: jsii.String("https://dotnetify.example.com")})
+	for id, r := range resources(without, "AWS::ApiGatewayV2::Integration") {
+		if v, ok := props(r)["RequestParameters"].(map[string]any)["integration.request.header.X-Wsgate-Secret"]; ok {
+			t.Errorf("%s sends X-Wsgate-Secret %v without an IntegrationSecret", id, v)
 		}
 	}
 }

@@ -36,6 +36,7 @@ var AssetExclude = []string{
 	"!go.mod",
 	"!go.sum",
 	"!server",
+	"!contract",
 	"!examples/viewmodels",
 	"**/*_test.go",
 	"**/testdata",

@@ -12,8 +12,11 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/wsgate/wsgate/contract"
 )
 
 // Defaults of the Fargate service props.
@@ -103,8 +106,9 @@ type RealtimeServiceProps struct {
 	LogRetention awslogs.RetentionDays
 	// Environment adds server settings such as WSGATE_PUSH_RATE or
 	// WSGATE_LOG_LEVEL (non-secret values only; they are visible in the
-	// task definition). WSGATE_CALLBACK_URL, WSGATE_REGION and
-	// WSGATE_LISTEN_ADDR are set by the construct and may not be given.
+	// task definition). WSGATE_CALLBACK_URL, WSGATE_REGION,
+	// WSGATE_LISTEN_ADDR and WSGATE_INTEGRATION_SECRET are set by the
+	// construct and may not be given.
 	// Default: none.
 	Environment *map[string]*string
 }
@@ -122,7 +126,7 @@ type RealtimeService struct {
 	// LoadBalancer is the internal NLB (child id "LoadBalancer").
 	LoadBalancer elbv2.NetworkLoadBalancer
 	// LoadBalancerSecurityGroup guards the NLB (child id
-	// "LoadBalancerSecurityGroup").
+	// "LoadBalancerSecurityGroup"): no ingress, egress to the tasks only.
 	LoadBalancerSecurityGroup awsec2.SecurityGroup
 	// Listener is the NLB's TCP listener (child id "LoadBalancer/Listener").
 	Listener elbv2.NetworkListener
@@ -130,6 +134,10 @@ type RealtimeService struct {
 	TargetGroup elbv2.NetworkTargetGroup
 	// VpcLink connects the API to the NLB (child id "VpcLink").
 	VpcLink awsapigateway.VpcLink
+	// IntegrationSecret is the generated secret the integrations send in
+	// X-Wsgate-Secret and the server requires (child id
+	// "IntegrationSecret"); the task gets it as WSGATE_INTEGRATION_SECRET.
+	IntegrationSecret awssecretsmanager.Secret
 	// Api is the WebSocket API and its stage (child id "Api").
 	Api *WebSocketApi
 	// LogGroup receives the server's logs (child id "ServerLogs").
@@ -140,7 +148,8 @@ type RealtimeService struct {
 	TaskDefinition awsecs.FargateTaskDefinition
 	// Container is the server container (child id "Server").
 	Container awsecs.ContainerDefinition
-	// SecurityGroup guards the tasks (child id "ServiceSecurityGroup").
+	// SecurityGroup guards the tasks (child id "ServiceSecurityGroup"):
+	// the container port from LoadBalancerSecurityGroup only.
 	SecurityGroup awsec2.SecurityGroup
 	// Service is the Fargate service (child id "Service").
 	Service awsecs.FargateService
@@ -174,10 +183,12 @@ func (r *RealtimeService) build(props *RealtimeServiceProps, sourceDir string) {
 	containerPort := orNumber(props.ContainerPort, DefaultContainerPort)
 	listenerPort := orNumber(props.ListenerPort, DefaultListenerPort)
 	r.buildNetwork(props)
-	r.buildLoadBalancer(listenerPort, containerPort)
+	r.buildLoadBalancer(listenerPort)
+	r.buildSecret()
 	r.Api = NewWebSocketApi(r, jsii.String("Api"), &WebSocketApiProps{
-		ApiOptions:     props.ApiOptions,
-		PrivateBackend: &PrivateBackend{VpcLink: r.VpcLink, LoadBalancer: r.LoadBalancer, Port: listenerPort},
+		ApiOptions:        props.ApiOptions,
+		PrivateBackend:    &PrivateBackend{VpcLink: r.VpcLink, LoadBalancer: r.LoadBalancer, Port: listenerPort},
+		IntegrationSecret: r.IntegrationSecret,
 	})
 	r.Image = props.Image
 	if r.Image == nil {
@@ -217,19 +228,29 @@ func (r *RealtimeService) buildNetwork(props *RealtimeServiceProps) {
 	})
 }
 
-// buildLoadBalancer creates the internal NLB and the VPC link to it. The
-// NLB's security group admits the VPC only and reaches only the tasks'
-// port. VPC link traffic arrives over PrivateLink, which the group must not
-// filter: its source addresses are API Gateway's, not the VPC's.
-func (r *RealtimeService) buildLoadBalancer(listenerPort, containerPort *float64) {
+// buildLoadBalancer creates the internal NLB and the VPC link to it.
+//
+// The NLB's security group has no ingress rule, so nothing in the VPC
+// (or in a shared VPC the user passes in) can open a connection to the
+// listener. The VPC link still can: its traffic arrives over PrivateLink,
+// and with EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic off the
+// group's inbound rules are not evaluated for PrivateLink traffic. With it
+// on they would be, against the private address of the PrivateLink client
+// (docs.aws.amazon.com/elasticloadbalancing/latest/network/
+// load-balancer-security-groups.html, "Considerations"), which for a VPC
+// link is an API Gateway address AWS does not publish: the only rule that
+// would admit it is a wide CIDR range that also admits the VPC. Off plus
+// no ingress admits exactly the VPC link; the endpoint service behind the
+// VPC link accepts API Gateway only. Health checks are subject to the
+// group's outbound rules, not its inbound ones; buildService adds the one
+// outbound rule, to the tasks' group on the container port.
+func (r *RealtimeService) buildLoadBalancer(listenerPort *float64) {
 	private := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
 	r.LoadBalancerSecurityGroup = awsec2.NewSecurityGroup(r, jsii.String("LoadBalancerSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              r.Vpc,
-		Description:      jsii.String("wsgate internal NLB: listener open to the VPC only"),
+		Description:      jsii.String("wsgate internal NLB: reached through the VPC link only, reaches the tasks only"),
 		AllowAllOutbound: jsii.Bool(false),
 	})
-	r.LoadBalancerSecurityGroup.AddIngressRule(awsec2.Peer_Ipv4(r.Vpc.VpcCidrBlock()), awsec2.Port_Tcp(listenerPort), jsii.String("listener from inside the VPC"), nil)
-	r.LoadBalancerSecurityGroup.AddEgressRule(awsec2.Peer_Ipv4(r.Vpc.VpcCidrBlock()), awsec2.Port_Tcp(containerPort), jsii.String("to the tasks and their health checks"), nil)
 	r.LoadBalancer = elbv2.NewNetworkLoadBalancer(r, jsii.String("LoadBalancer"), &elbv2.NetworkLoadBalancerProps{
 		Vpc:            r.Vpc,
 		InternetFacing: jsii.Bool(false),
@@ -245,6 +266,19 @@ func (r *RealtimeService) buildLoadBalancer(listenerPort, containerPort *float64
 	r.VpcLink = awsapigateway.NewVpcLink(r, jsii.String("VpcLink"), &awsapigateway.VpcLinkProps{
 		Description: jsii.String("wsgate WebSocket API to the internal NLB"),
 		Targets:     &[]elbv2.INetworkLoadBalancer{r.LoadBalancer},
+	})
+}
+
+// buildSecret generates the integration secret. Letters and digits only:
+// the value travels inside a quoted static request parameter and an HTTP
+// header.
+func (r *RealtimeService) buildSecret() {
+	r.IntegrationSecret = awssecretsmanager.NewSecret(r, jsii.String("IntegrationSecret"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("wsgate: the X-Wsgate-Secret header API Gateway sends to the server, which refuses requests without it"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			ExcludePunctuation: jsii.Bool(true),
+			PasswordLength:     jsii.Number(48),
+		},
 	})
 }
 
@@ -282,7 +316,12 @@ func (r *RealtimeService) buildTask(props *RealtimeServiceProps, containerPort *
 		Essential:              jsii.Bool(true),
 		ReadonlyRootFilesystem: jsii.Bool(true),
 		Environment:            &env,
-		PortMappings:           &[]*awsecs.PortMapping{{ContainerPort: containerPort, Protocol: awsecs.Protocol_TCP}},
+		// The execution role reads the secret when the task starts (CDK
+		// grants it read on this secret only); the task role never can.
+		Secrets: &map[string]awsecs.Secret{
+			contract.EnvIntegrationSecret: awsecs.Secret_FromSecretsManager(r.IntegrationSecret, nil),
+		},
+		PortMappings: &[]*awsecs.PortMapping{{ContainerPort: containerPort, Protocol: awsecs.Protocol_TCP}},
 		Logging: awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{
 			LogGroup:     r.LogGroup,
 			StreamPrefix: jsii.String("wsgate"),
@@ -293,12 +332,19 @@ func (r *RealtimeService) buildTask(props *RealtimeServiceProps, containerPort *
 // buildService creates the Fargate service in private subnets and
 // registers it with the NLB, health-checked over HTTP.
 func (r *RealtimeService) buildService(props *RealtimeServiceProps, containerPort *float64) {
+	// Outbound stays open: the server calls the execute-api endpoint
+	// through the NAT gateway, and the task pulls its image, writes logs and
+	// reads its secret.
 	r.SecurityGroup = awsec2.NewSecurityGroup(r, jsii.String("ServiceSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              r.Vpc,
-		Description:      jsii.String("wsgate server tasks: container port from inside the VPC only"),
+		Description:      jsii.String("wsgate server tasks: container port from the NLB's security group only"),
 		AllowAllOutbound: jsii.Bool(true),
 	})
-	r.SecurityGroup.AddIngressRule(awsec2.Peer_Ipv4(r.Vpc.VpcCidrBlock()), awsec2.Port_Tcp(containerPort), jsii.String("NLB targets see the NLB's private addresses"), nil)
+	// The only way in: the NLB's group (forwarded requests and health
+	// checks) on the container port. A CIDR rule would admit anything in
+	// the VPC, which could then post integration bodies for any connection.
+	r.SecurityGroup.Connections().AllowFrom(r.LoadBalancerSecurityGroup, awsec2.Port_Tcp(containerPort),
+		jsii.String("integration requests and health checks from the NLB"))
 	r.Service = awsecs.NewFargateService(r, jsii.String("Service"), &awsecs.FargateServiceProps{
 		Cluster:                r.Cluster,
 		TaskDefinition:         r.TaskDefinition,
@@ -333,18 +379,15 @@ func (r *RealtimeService) buildService(props *RealtimeServiceProps, containerPor
 func (r *RealtimeService) suppressNagFindings() {
 	cfn := func(c constructs.IConstruct) awscdk.CfnResource { return c.Node().DefaultChild().(awscdk.CfnResource) }
 	suppressNag(cfn(r.TaskDefinition), nagSuppression{"AwsSolutions-ECS2",
-		"the environment holds only non-secret settings (callback URL, region, listen address); secrets belong in Secrets", nil})
+		"the environment holds only non-secret settings (callback URL, region, listen address, the user's Environment); the integration secret comes from Secrets Manager as an ECS secret", nil})
 	suppressNag(cfn(r.LoadBalancer), nagSuppression{"AwsSolutions-ELB2",
-		"NLB access logs exist only for TLS listeners; this internal TCP listener is reached only through the VPC link, and the API stage keeps access logs", nil})
+		"NLB access logs exist only for TLS listeners; this internal TCP listener admits only the VPC link (its security group has no ingress rule and does not filter PrivateLink traffic), and the API stage logs every request", nil})
+	suppressNag(cfn(r.IntegrationSecret), nagSuppression{"AwsSolutions-SMG4",
+		"CloudFormation resolves the dynamic reference in the integrations only when a stack update changes them, so after an automatic rotation API Gateway would keep sending the old value and the tasks would refuse every request; rotate by deploying a new value (constructs/README.md)", nil})
 	if policy := r.TaskDefinition.ExecutionRole().Node().TryFindChild(jsii.String("DefaultPolicy")); policy != nil {
 		suppressNag(cfn(policy), nagSuppression{"AwsSolutions-IAM5",
 			"ecr:GetAuthorizationToken does not support resource-level permissions; the image pull actions are scoped to the repository",
 			[]string{"Resource::*"}})
-	}
-	for _, sg := range []awsec2.SecurityGroup{r.SecurityGroup, r.LoadBalancerSecurityGroup} {
-		suppressNag(cfn(sg), nagSuppression{"CdkNagValidationFailure",
-			"AwsSolutions-EC23 cannot evaluate the ingress CIDR because it is the VPC's own block (Fn::GetAtt VPC.CidrBlock), never 0.0.0.0/0",
-			nil})
 	}
 	if policy := r.TaskDefinition.TaskRole().Node().TryFindChild(jsii.String("DefaultPolicy")); policy != nil {
 		suppressNag(cfn(policy), nagSuppression{"AwsSolutions-IAM5",
@@ -365,7 +408,7 @@ var fargateMemory = map[float64]func(mem float64) bool{
 }
 
 // reservedEnv are the variables the construct sets itself.
-var reservedEnv = []string{EnvCallbackUrl, EnvListenAddr, EnvRegion}
+var reservedEnv = []string{EnvCallbackUrl, contract.EnvIntegrationSecret, EnvListenAddr, EnvRegion}
 
 // checkService validates the Fargate props.
 func (p *problems) checkService(props *RealtimeServiceProps) {
@@ -395,7 +438,8 @@ func (p *problems) checkService(props *RealtimeServiceProps) {
 		}
 		if len(bad) > 0 {
 			sort.Strings(bad)
-			p.add("Environment", strings.Join(bad, ", "), "any variable except "+strings.Join(reservedEnv, ", "), "remove "+strings.Join(bad, ", ")+": the construct sets them from the stage, region and ContainerPort")
+			p.add("Environment", strings.Join(bad, ", "), "any variable except "+strings.Join(reservedEnv, ", "),
+				"remove "+strings.Join(bad, ", ")+": the construct sets the callback URL, region and listen address from the stage, region and ContainerPort, and the integration secret from IntegrationSecret in Secrets Manager")
 		}
 	}
 }

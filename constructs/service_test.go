@@ -124,3 +124,75 @@ func TestRealtimeStackIsAScope(t *testing.T) {
 		t.Errorf("Extra = %s, want the callback URL %s", extra, callback)
 	}
 }
+
+// secretReference is the X-Wsgate-Secret request parameter for the secret
+// with logical id secretID: a quoted static value holding a CloudFormation
+// dynamic reference, so the template never holds the value.
+func secretReference(secretID string) string {
+	return `{"Fn::Join":["",["'{{resolve:secretsmanager:",{"Ref":"` + secretID + `"},":SecretString:::}}'"]]}`
+}
+
+func TestRealtimeServiceIntegrationSecret(t *testing.T) {
+	stack := newStack(t)
+	rt := wsgate.NewRealtimeService(stack, jsii.String("Realtime"), &wsgate.RealtimeServiceProps{
+		Image: awsecs.ContainerImage_FromRegistry(jsii.String("example/wsgate:1"), nil),
+	})
+	if rt.IntegrationSecret == nil {
+		t.Fatal("IntegrationSecret is not exposed")
+	}
+	tpl := assertions.Template_FromStack(stack, nil)
+	secretID := *tpl.GetResourceId(jsii.String("AWS::SecretsManager::Secret"), nil)
+	secret := props(only(t, tpl, "AWS::SecretsManager::Secret"))
+	if _, plain := secret["SecretString"]; plain {
+		t.Errorf("the secret's value is in the template: %v", secret)
+	}
+	gen, _ := json.Marshal(secret["GenerateSecretString"])
+	if string(gen) != `{"ExcludePunctuation":true,"PasswordLength":48}` {
+		t.Errorf("GenerateSecretString = %s", gen)
+	}
+	for id, r := range resources(tpl, "AWS::ApiGatewayV2::Integration") {
+		got, _ := json.Marshal(props(r)["RequestParameters"].(map[string]any)["integration.request.header.X-Wsgate-Secret"])
+		if string(got) != secretReference(secretID) {
+			t.Errorf("%s X-Wsgate-Secret = %s, want %s", id, got, secretReference(secretID))
+		}
+	}
+	td := props(only(t, tpl, "AWS::ECS::TaskDefinition"))
+	c := td["ContainerDefinitions"].([]any)[0].(map[string]any)
+	secrets, _ := json.Marshal(c["Secrets"])
+	if string(secrets) != `[{"Name":"WSGATE_INTEGRATION_SECRET","ValueFrom":{"Ref":"`+secretID+`"}}]` {
+		t.Errorf("container secrets = %s", secrets)
+	}
+	env, _ := json.Marshal(c["Environment"])
+	if strings.Contains(string(env), "WSGATE_INTEGRATION_SECRET") {
+		t.Errorf("the integration secret is in the plain environment: %s", env)
+	}
+	execRole := td["ExecutionRoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	taskRole := td["TaskRoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	var readers []string
+	for _, p := range resources(tpl, "AWS::IAM::Policy") {
+		pp := props(p)
+		doc, _ := json.Marshal(pp["PolicyDocument"])
+		if !strings.Contains(string(doc), "secretsmanager:") {
+			continue
+		}
+		roles, _ := json.Marshal(pp["Roles"])
+		readers = append(readers, string(roles))
+		for _, st := range pp["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := st.(map[string]any)
+			var actions []string
+			if b, _ := json.Marshal(st["Action"]); json.Unmarshal(b, &actions) != nil || !strings.Contains(string(b), "secretsmanager:") {
+				continue
+			}
+			sort.Strings(actions) // the order depends on feature flags
+			if strings.Join(actions, " ") != "secretsmanager:DescribeSecret secretsmanager:GetSecretValue" {
+				t.Errorf("secret actions = %v, want read only", actions)
+			}
+			if res, _ := json.Marshal(st["Resource"]); string(res) != `{"Ref":"`+secretID+`"}` {
+				t.Errorf("secret read on %s, want the integration secret only", res)
+			}
+		}
+	}
+	if len(readers) != 1 || readers[0] != `[{"Ref":"`+execRole+`"}]` {
+		t.Errorf("roles that read secrets = %v, want the execution role %s only (not the task role %s)", readers, execRole, taskRole)
+	}
+}

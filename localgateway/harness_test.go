@@ -179,7 +179,11 @@ func (x *gw) accessLines() []string {
 // startGateway serves template t with integrations going to backendURL.
 func startGateway(t *testing.T, template []byte, backendURL string, mod func(*Config)) *gw {
 	t.Helper()
-	apis, err := cfn.Parse(template, cfn.Options{})
+	secrets, err := cfn.SameSecret(template, cfn.Options{}, testIntegrationSecret)
+	if err != nil {
+		t.Fatalf("template: %v", err)
+	}
+	apis, err := cfn.Parse(template, cfn.Options{Secrets: secrets})
 	if err != nil {
 		t.Fatalf("template: %v", err)
 	}

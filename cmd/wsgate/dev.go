@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,7 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wsgate/wsgate/contract"
 	"github.com/wsgate/wsgate/localgateway"
+	"github.com/wsgate/wsgate/localgateway/cfn"
 )
 
 func init() {
@@ -79,6 +83,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
+	secret, err := o.localSecret()
+	if err != nil {
+		return err
+	}
 	serverBin, err := buildServer(ctx, root, stderr)
 	if err != nil {
 		return err
@@ -92,7 +100,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer gw.stop()
-	server, err := startServer(serverBin, o.serverAddr, gw.callbackURL, stderr)
+	server, err := startServer(serverBin, o.serverAddr, gw.callbackURL, secret, stderr)
 	if err != nil {
 		return err
 	}
@@ -111,6 +119,41 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case err := <-server.exited:
 		return fmt.Errorf("the server stopped: %v", err)
 	}
+}
+
+// localSecret gives the secret the template refers to (the integration
+// secret the integrations send in X-Wsgate-Secret) a value generated for
+// this run unless --secret gave one, and returns it for the server, so the
+// gateway sends what the server requires, as on AWS. A template that
+// sends no secret (dotNetify's) gets a server that requires none.
+func (o *devOptions) localSecret() (string, error) {
+	data, err := os.ReadFile(o.template)
+	if err != nil {
+		return "", fmt.Errorf("read template: %w", err)
+	}
+	ids, err := cfn.SecretReferences(data, cfn.Options{})
+	if err != nil {
+		return "", fmt.Errorf("template %s: %w", o.template, err)
+	}
+	switch len(ids) {
+	case 0:
+		return "", nil
+	case 1:
+	default:
+		return "", fmt.Errorf("template %s refers to %d secrets (%s); wsgate dev hands the server one integration secret", o.template, len(ids), strings.Join(ids, ", "))
+	}
+	if v, given := o.secrets[ids[0]]; given {
+		return v, nil
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("integration secret: %w", err)
+	}
+	if o.secrets == nil {
+		o.secrets = secretFlag{}
+	}
+	o.secrets[ids[0]] = hex.EncodeToString(b)
+	return o.secrets[ids[0]], nil
 }
 
 // moduleRoot finds the directory of wsgate's go.mod above the working
@@ -241,11 +284,11 @@ type child struct {
 
 // startServer starts the server wired to the gateway with the local
 // credentials; its log goes to stderr.
-func startServer(bin, addr, callback string, stderr io.Writer) (*child, error) {
+func startServer(bin, addr, callback, secret string, stderr io.Writer) (*child, error) {
 	creds := localgateway.CredentialsFromEnv()
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
-		"WSGATE_CALLBACK_URL="+callback, "WSGATE_LISTEN_ADDR="+addr,
+		"WSGATE_CALLBACK_URL="+callback, "WSGATE_LISTEN_ADDR="+addr, contract.EnvIntegrationSecret+"="+secret,
 		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey, "AWS_REGION="+creds.Region,
 		"AWS_SESSION_TOKEN=", "AWS_PROFILE=")
 	cmd.Stdout, cmd.Stderr = stderr, stderr

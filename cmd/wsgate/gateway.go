@@ -40,6 +40,7 @@ type gatewayOptions struct {
 	listener           net.Listener // already listening on addr (wsgate dev claims it early)
 	accessLog          string
 	verbose            bool
+	secrets            secretFlag // values of the template's secretsmanager dynamic references
 }
 
 func (o *gatewayOptions) register(fs *flag.FlagSet) {
@@ -53,6 +54,30 @@ func (o *gatewayOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.accessLog, "access-log", "-", "file for access-log lines in the stage's format (- for stderr, empty to disable)")
 	fs.StringVar(&o.lambdaEndpoint, "lambda-endpoint", "", "Lambda Invoke API for AWS_PROXY/AWS integrations and authorizers, e.g. http://127.0.0.1:3001 (sam local start-lambda)")
 	fs.BoolVar(&o.verbose, "v", false, "print the execution log on stderr")
+	fs.Var(&o.secrets, "secret", "value of a secret the template refers to ({{resolve:secretsmanager:ID:…}}), as ID=VALUE with ID its logical id, name or ARN; repeatable")
+}
+
+// secretFlag collects --secret ID=VALUE flags.
+type secretFlag map[string]string
+
+func (s *secretFlag) String() string {
+	ids := make([]string, 0, len(*s))
+	for id := range *s {
+		ids = append(ids, id+"=…") // never print a value
+	}
+	return strings.Join(ids, ",")
+}
+
+func (s *secretFlag) Set(v string) error {
+	id, value, ok := strings.Cut(v, "=")
+	if !ok || id == "" {
+		return fmt.Errorf("want ID=VALUE, such as RealtimeIntegrationSecretC6E8562D=s3cret")
+	}
+	if *s == nil {
+		*s = secretFlag{}
+	}
+	(*s)[id] = value
+	return nil
 }
 
 func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -94,7 +119,7 @@ func startGateway(o gatewayOptions, stderr io.Writer) (*runningGateway, error) {
 		return nil, usageError{fmt.Sprintf("--backend %q: want an absolute URL such as http://127.0.0.1:8080", o.backend)}
 	}
 	creds := localgateway.CredentialsFromEnv()
-	apis, err := cfn.Load(o.template, cfn.Options{Region: creds.Region})
+	apis, err := cfn.Load(o.template, cfn.Options{Region: creds.Region, Secrets: o.secrets})
 	if err != nil {
 		return nil, err
 	}

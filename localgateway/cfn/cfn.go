@@ -70,6 +70,12 @@ type Options struct {
 	Region    string // AWS::Region; default us-east-1
 	AccountID string // AWS::AccountId; default 000000000000
 	StackName string // AWS::StackName; default "local"
+	// Secrets answers secretsmanager dynamic references
+	// ({{resolve:secretsmanager:ID:SecretString:::}}) by secret id: the
+	// logical id of a secret in the template (what Ref gives locally), or
+	// the name or ARN written in the reference. A reference to a secret not
+	// listed here fails the load.
+	Secrets map[string]string
 }
 
 // API is one WebSocket API with everything a stage serves.
@@ -190,18 +196,10 @@ func Parse(data []byte, opts Options) ([]*API, error) {
 	if opts.StackName == "" {
 		opts.StackName = "local"
 	}
-	doc, err := decode(data)
+	b, err := newBuilder(data, opts)
 	if err != nil {
 		return nil, err
 	}
-	if len(doc.Resources) == 0 {
-		return nil, fmt.Errorf("no Resources")
-	}
-	r := &resolver{doc: doc, opts: opts}
-	if err := r.evalConditions(); err != nil {
-		return nil, err
-	}
-	b := &builder{r: r, apis: map[string]*API{}, integrations: map[string]*Integration{}, routes: map[string]*Route{}, authorizers: map[string]*Authorizer{}}
 	if err := b.build(); err != nil {
 		return nil, err
 	}
@@ -214,6 +212,22 @@ func Parse(data []byte, opts Options) ([]*API, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// newBuilder decodes a template and evaluates its conditions.
+func newBuilder(data []byte, opts Options) (*builder, error) {
+	doc, err := decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(doc.Resources) == 0 {
+		return nil, fmt.Errorf("no Resources")
+	}
+	r := &resolver{doc: doc, opts: opts}
+	if err := r.evalConditions(); err != nil {
+		return nil, err
+	}
+	return &builder{r: r, apis: map[string]*API{}, integrations: map[string]*Integration{}, routes: map[string]*Route{}, authorizers: map[string]*Authorizer{}}, nil
 }
 
 // decode parses JSON, or YAML with short-form intrinsics turned into their
@@ -324,8 +338,9 @@ func propError(id, prop, format string, args ...any) error {
 	return fmt.Errorf("resource %s, property %s: %s", id, prop, fmt.Sprintf(format, args...))
 }
 
-func (b *builder) build() error {
-	b.props = map[string]map[string]any{}
+// apiResourceIDs lists the API Gateway resources the template creates, in
+// order.
+func (b *builder) apiResourceIDs() []string {
 	ids := make([]string, 0, len(b.r.doc.Resources))
 	for id, res := range b.r.doc.Resources {
 		if res == nil || !strings.HasPrefix(res.Type, "AWS::ApiGateway") {
@@ -337,9 +352,20 @@ func (b *builder) build() error {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	return ids
+}
+
+func (b *builder) build() error {
+	b.props = map[string]map[string]any{}
+	ids := b.apiResourceIDs()
 	for _, id := range ids {
 		v, err := b.r.resolve(map[string]any(b.r.doc.Resources[id].Properties))
 		if err != nil {
+			return fmt.Errorf("resource %s: %w", id, err)
+		}
+		// CloudFormation resolves dynamic references after the intrinsic
+		// functions, so a reference assembled by Fn::Join resolves too.
+		if v, err = substituteSecrets(v, b.r.opts.secretValue); err != nil {
 			return fmt.Errorf("resource %s: %w", id, err)
 		}
 		p, _ := v.(map[string]any)

@@ -1,6 +1,7 @@
 package cfn
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,15 @@ func TestLoadDotNetifyTemplate(t *testing.T) {
 }
 
 func TestLoadSynthesizedTemplate(t *testing.T) {
-	apis, err := Load("../testdata/wsgate-stack.template.json", Options{Region: "eu-west-1"})
+	data, err := os.ReadFile("../testdata/wsgate-stack.template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := SameSecret(data, Options{}, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apis, err := Load("../testdata/wsgate-stack.template.json", Options{Region: "eu-west-1", Secrets: secrets})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,11 @@ type stack struct {
 // startStack serves template (the bytes of a CloudFormation template) through the gateway.
 func startStack(t *testing.T, template []byte) *stack {
 	t.Helper()
-	apis, err := cfn.Parse(template, cfn.Options{})
+	secrets, err := cfn.SameSecret(template, cfn.Options{}, "attack-integration-secret")
+	if err != nil {
+		t.Fatalf("template: %v", err)
+	}
+	apis, err := cfn.Parse(template, cfn.Options{Secrets: secrets})
 	if err != nil {
 		t.Fatalf("template: %v", err)
 	}

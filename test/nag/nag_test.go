@@ -44,8 +44,9 @@ func checkSuppressionReasons(t *testing.T, stack awscdk.Stack) {
 		Metadata struct {
 			CdkNag struct {
 				Rules []struct {
-					ID     string `json:"id"`
-					Reason string `json:"reason"`
+					ID        string `json:"id"`
+					Reason    string `json:"reason"`
+					AppliesTo []any  `json:"applies_to"`
 				} `json:"rules_to_suppress"`
 			} `json:"cdk_nag"`
 		}
@@ -59,6 +60,11 @@ func checkSuppressionReasons(t *testing.T, stack awscdk.Stack) {
 			count++
 			if rule.ID == "" || len(strings.Fields(rule.Reason)) < 8 {
 				t.Errorf("%s: suppression %q has no real reason: %q", id, rule.ID, rule.Reason)
+			}
+			// A validation failure means a rule could not evaluate the
+			// resource; suppressing every one of them hides real findings.
+			if rule.ID == "CdkNagValidationFailure" && len(rule.AppliesTo) == 0 {
+				t.Errorf("%s: a CdkNagValidationFailure suppression without applies_to hides every validation failure", id)
 			}
 		}
 	}

@@ -133,38 +133,114 @@ func TestLoadBalancerIsInternalAndPrivate(t *testing.T) {
 	}
 }
 
-func TestSecurityGroupsAdmitOnlyTheVpc(t *testing.T) {
+// TestTasksAdmitOnlyTheLoadBalancer checks the integration endpoint is
+// closed to the VPC: the tasks admit the container port from the NLB's
+// security group only, and the NLB's group admits nothing (VPC link traffic
+// arrives over PrivateLink, which the group does not filter with
+// enforcement off) and reaches only the tasks.
+func TestTasksAdmitOnlyTheLoadBalancer(t *testing.T) {
 	_, tpl := wsgateStack(t)
-	vpcID, _ := one(t, tpl, "AWS::EC2::VPC")
-	vpcCidr := `{"Fn::GetAtt":["` + vpcID + `","CidrBlock"]}`
 	groups := of(tpl, "AWS::EC2::SecurityGroup")
 	if len(groups) != 2 {
 		t.Fatalf("want 2 security groups (NLB, tasks), got %d", len(groups))
 	}
-	ports := map[string]float64{
-		"wsgate internal NLB: listener open to the VPC only":           80,
-		"wsgate server tasks: container port from inside the VPC only": 8080,
-	}
+	var nlbSG, taskSG string
 	for id, g := range groups {
-		p := g["Properties"].(map[string]any)
-		port, ok := ports[p["GroupDescription"].(string)]
-		if !ok {
-			t.Errorf("unexpected security group %s: %v", id, p)
-			continue
-		}
-		ingress := p["SecurityGroupIngress"].([]any)
-		if len(ingress) != 1 {
-			t.Fatalf("%s: want one ingress rule, got %v", id, ingress)
-		}
-		rule := ingress[0].(map[string]any)
-		same(t, id+" ingress source", rule["CidrIp"], vpcCidr)
-		if rule["FromPort"] != port || rule["ToPort"] != port || rule["IpProtocol"] != "tcp" {
-			t.Errorf("%s ingress = %v, want tcp %g", id, rule, port)
+		switch desc := g["Properties"].(map[string]any)["GroupDescription"]; desc {
+		case "wsgate internal NLB: reached through the VPC link only, reaches the tasks only":
+			nlbSG = id
+		case "wsgate server tasks: container port from the NLB's security group only":
+			taskSG = id
+		default:
+			t.Errorf("unexpected security group %s: %v", id, desc)
 		}
 	}
-	check(t, "no separate ingress resources", func() {
-		tplOf(t).ResourceCountIs(jsii.String("AWS::EC2::SecurityGroupIngress"), jsii.Number(0))
-	})
+	_, nlb := one(t, tpl, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+	same(t, "NLB security groups", nlb["SecurityGroups"], `[{"Fn::GetAtt":["`+nlbSG+`","GroupId"]}]`)
+	ingress := ingressRules(tpl)
+	if len(ingress[nlbSG]) != 0 {
+		t.Errorf("the NLB's group admits %v; it needs no ingress", ingress[nlbSG])
+	}
+	same(t, "task ingress", ingress[taskSG], `[{"FromPort":8080,"IpProtocol":"tcp","SourceSecurityGroupId":{"Fn::GetAtt":["`+nlbSG+`","GroupId"]},"ToPort":8080}]`)
+	egress := egressRules(tpl)
+	same(t, "NLB egress", egress[nlbSG], `[{"DestinationSecurityGroupId":{"Fn::GetAtt":["`+taskSG+`","GroupId"]},"FromPort":8080,"IpProtocol":"tcp","ToPort":8080}]`)
+	for id, rules := range ingress {
+		for _, r := range rules {
+			if _, ok := r["CidrIp"]; ok {
+				t.Errorf("%s admits a CIDR range: %v", id, r)
+			}
+		}
+	}
+}
+
+// ingressRules returns each security group's ingress rules, inline or as
+// AWS::EC2::SecurityGroupIngress resources, without descriptions.
+func ingressRules(tpl map[string]any) map[string][]map[string]any {
+	return rules(tpl, "SecurityGroupIngress", "AWS::EC2::SecurityGroupIngress")
+}
+
+// egressRules is ingressRules for egress.
+func egressRules(tpl map[string]any) map[string][]map[string]any {
+	return rules(tpl, "SecurityGroupEgress", "AWS::EC2::SecurityGroupEgress")
+}
+
+func rules(tpl map[string]any, inline, typ string) map[string][]map[string]any {
+	out := map[string][]map[string]any{}
+	add := func(sg string, r map[string]any) {
+		c := map[string]any{}
+		for k, v := range r {
+			if k != "Description" && k != "GroupId" {
+				c[k] = v
+			}
+		}
+		out[sg] = append(out[sg], c)
+	}
+	for id, g := range of(tpl, "AWS::EC2::SecurityGroup") {
+		list, _ := g["Properties"].(map[string]any)[inline].([]any)
+		for _, r := range list {
+			add(id, r.(map[string]any))
+		}
+	}
+	for _, r := range of(tpl, typ) {
+		p := r["Properties"].(map[string]any)
+		sg := p["GroupId"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+		add(sg, p)
+	}
+	return out
+}
+
+func TestIntegrationSecretComesFromSecretsManager(t *testing.T) {
+	_, tpl := wsgateStack(t)
+	secretID, secret := one(t, tpl, "AWS::SecretsManager::Secret")
+	if _, plain := secret["SecretString"]; plain {
+		t.Fatalf("the template holds the secret's value: %v", secret)
+	}
+	same(t, "generated secret", secret["GenerateSecretString"], `{"ExcludePunctuation":true,"PasswordLength":48}`)
+	ref := `{"Fn::Join":["",["'{{resolve:secretsmanager:",{"Ref":"` + secretID + `"},":SecretString:::}}'"]]}`
+	for id, r := range of(tpl, "AWS::ApiGatewayV2::Integration") {
+		params := r["Properties"].(map[string]any)["RequestParameters"].(map[string]any)
+		same(t, id+" X-Wsgate-Secret", params["integration.request.header."+contract.HeaderSecret], ref)
+	}
+	_, td := one(t, tpl, "AWS::ECS::TaskDefinition")
+	c := td["ContainerDefinitions"].([]any)[0].(map[string]any)
+	same(t, "container secrets", c["Secrets"], `[{"Name":"`+contract.EnvIntegrationSecret+`","ValueFrom":{"Ref":"`+secretID+`"}}]`)
+	execRole := td["ExecutionRoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	var readers []string
+	for id, p := range of(tpl, "AWS::IAM::Policy") {
+		props := p["Properties"].(map[string]any)
+		for _, st := range props["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := st.(map[string]any)
+			if !strings.Contains(jsonOf(st["Action"]), "secretsmanager:") {
+				continue
+			}
+			readers = append(readers, jsonOf(props["Roles"]))
+			same(t, id+" secret actions", st["Action"], `["secretsmanager:DescribeSecret","secretsmanager:GetSecretValue"]`)
+			same(t, id+" secret resource", st["Resource"], `{"Ref":"`+secretID+`"}`)
+		}
+	}
+	if len(readers) != 1 || readers[0] != `[{"Ref":"`+execRole+`"}]` {
+		t.Errorf("roles reading secrets = %v, want the execution role %s only", readers, execRole)
+	}
 }
 
 func tplOf(t *testing.T) assertions.Template {

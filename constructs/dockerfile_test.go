@@ -222,3 +222,21 @@ func writeFile(t *testing.T, name string, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestServerUserMatchesDockerfile keeps the task's user the one the server
+// image declares, so the task definition never asks for root.
+func TestServerUserMatchesDockerfile(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", wsgate.ServerDockerfile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var users []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if u, ok := strings.CutPrefix(line, "USER "); ok {
+			users = append(users, strings.TrimSpace(u))
+		}
+	}
+	if len(users) == 0 || users[len(users)-1] != wsgate.ServerUser || strings.HasPrefix(wsgate.ServerUser, "0:") {
+		t.Fatalf("server/Dockerfile's final USER is %v, the task's %s", users, wsgate.ServerUser)
+	}
+}

@@ -39,6 +39,10 @@ const (
 	DefaultMaxHealthyPercent = 200.0
 )
 
+// ServerUser is the user:group the server container runs as: nobody, as
+// in server/Dockerfile's final image.
+const ServerUser = "65534:65534"
+
 // Environment variables the construct sets on the server container; see
 // docs/architecture.md.
 const (
@@ -311,11 +315,19 @@ func (r *RealtimeService) buildTask(props *RealtimeServiceProps, containerPort *
 			env[k] = v
 		}
 	}
+	// No Linux capabilities: the server only listens on an unprivileged
+	// port and makes outbound calls.
+	linux := awsecs.NewLinuxParameters(r, jsii.String("LinuxParameters"), nil)
+	linux.DropCapabilities(awsecs.Capability_ALL)
 	r.Container = r.TaskDefinition.AddContainer(jsii.String("Server"), &awsecs.ContainerDefinitionOptions{
 		Image:                  r.Image,
 		Essential:              jsii.Bool(true),
 		ReadonlyRootFilesystem: jsii.Bool(true),
-		Environment:            &env,
+		// The user of server/Dockerfile's image; set here too so that a
+		// custom Image whose Dockerfile names no user does not run as root.
+		User:            jsii.String(ServerUser),
+		LinuxParameters: linux,
+		Environment:     &env,
 		// The execution role reads the secret when the task starts (CDK
 		// grants it read on this secret only); the task role never can.
 		Secrets: &map[string]awsecs.Secret{

@@ -269,6 +269,12 @@ func TestTaskIsArm64WithCallbackUrlAndRegion(t *testing.T) {
 	if c["ReadonlyRootFilesystem"] != true {
 		t.Errorf("root filesystem is writable")
 	}
+	// The server image's user (server/Dockerfile), also for a custom image
+	// that would run as root, and no Linux capabilities.
+	if c["User"] != "65534:65534" {
+		t.Errorf("container user = %v, want 65534:65534 (not root)", c["User"])
+	}
+	same(t, "linux parameters", c["LinuxParameters"], `{"Capabilities":{"Drop":["ALL"]}}`)
 	image := regexp.MustCompile(`^\{"Fn::Sub":"\$\{AWS::AccountId\}\.dkr\.ecr\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}/cdk-hnb659fds-container-assets-\$\{AWS::AccountId\}-\$\{AWS::Region\}:[0-9a-f]{64}"\}$`)
 	if got := jsonOf(c["Image"]); !image.MatchString(got) {
 		t.Errorf("image = %s, want the server image asset", got)

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/wsgate/wsgate/examples/viewmodels"
+	"github.com/wsgate/wsgate/internal/clientlog"
 	"github.com/wsgate/wsgate/server/integration"
 	"github.com/wsgate/wsgate/server/push"
 	"github.com/wsgate/wsgate/server/sink"
@@ -34,7 +36,8 @@ type stackOptions struct {
 	secret   string
 	register func(*vm.Registry) error
 	push     func(*push.Config)
-	logger   *slog.Logger // the handler's; default: discarded
+	logger   *slog.Logger     // the handler's; default: discarded
+	now      func() time.Time // the handler's log rate-limit clock; default: one interval later at each call, so every refusal is logged
 }
 
 func newStack(t *testing.T, opts stackOptions) *stack {
@@ -79,7 +82,18 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s.server = httptest.NewServer(integration.NewHandler(integration.Config{Runtime: s.rt, Secret: opts.secret, Logger: logger}))
+	now := opts.now
+	if now == nil {
+		var mu sync.Mutex
+		t0 := time.Now()
+		now = func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			t0 = t0.Add(clientlog.Interval)
+			return t0
+		}
+	}
+	s.server = httptest.NewServer(integration.NewHandler(integration.Config{Runtime: s.rt, Secret: opts.secret, Logger: logger, Now: now}))
 	t.Cleanup(func() {
 		s.server.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

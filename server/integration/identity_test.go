@@ -8,8 +8,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wsgate/wsgate/contract"
+	"github.com/wsgate/wsgate/internal/clientlog"
 	"github.com/wsgate/wsgate/server/integration"
 	"github.com/wsgate/wsgate/server/protocol"
 	"github.com/wsgate/wsgate/server/vm"
@@ -186,4 +188,31 @@ func (b *syncBuffer) lines() []string {
 		return nil
 	}
 	return strings.Split(s, "\n")
+}
+
+// A client repeating a refused request in a loop gets one log line per interval, and the next
+// line says how many were held back.
+func TestRepeatedRefusalsAreRateLimited(t *testing.T) {
+	logs := &syncBuffer{}
+	var mu sync.Mutex
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	s := newStack(t, stackOptions{logger: slog.New(slog.NewJSONHandler(logs, nil)), now: now})
+	body := `{"connectionId":"` + conn + `","payload":{"callType":"nope","vmId":"X"}}`
+	for range 500 {
+		if status, _ := s.post(integration.PathMessage, body); status != http.StatusBadRequest {
+			t.Fatalf("status %d", status)
+		}
+	}
+	if n := len(logs.lines()); n != 1 {
+		t.Fatalf("%d log lines for 500 refusals in one interval, want 1", n)
+	}
+	mu.Lock()
+	clock = clock.Add(clientlog.Interval)
+	mu.Unlock()
+	s.post(integration.PathMessage, body)
+	lines := logs.lines()
+	if len(lines) != 2 || !strings.Contains(lines[1], `"suppressed":499`) {
+		t.Fatalf("log lines %q, want a second one with suppressed 499", lines)
+	}
 }

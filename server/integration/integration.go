@@ -15,9 +15,9 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wsgate/wsgate/contract"
+	"github.com/wsgate/wsgate/internal/clientlog"
 	"github.com/wsgate/wsgate/server/protocol"
 	"github.com/wsgate/wsgate/server/vm"
 )
@@ -31,10 +31,6 @@ const (
 	// SecretHeader carries the shared secret when one is configured.
 	SecretHeader = contract.HeaderSecret
 )
-
-// maxLoggedError bounds the error text of a refused request in the log: messages quote
-// client-controlled text, which the decoder already cuts short.
-const maxLoggedError = 300
 
 // Dispatcher receives decoded work; *vm.Runtime implements it.
 type Dispatcher interface {
@@ -52,6 +48,8 @@ type Config struct {
 	MaxBodyBytes int
 	// Logger receives structured logs. Default: slog.Default().
 	Logger *slog.Logger
+	// Now is the clock of the refusal-log rate limit. Default: time.Now.
+	Now func() time.Time
 }
 
 // Handler serves the integration endpoints and /healthz.
@@ -59,6 +57,7 @@ type Handler struct {
 	cfg      Config
 	mux      *http.ServeMux
 	draining atomic.Bool
+	warnings *clientlog.Limiter
 }
 
 // NewHandler returns the handler. It panics without a Runtime, a programming error.
@@ -72,7 +71,7 @@ func NewHandler(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), warnings: clientlog.NewLimiter(cfg.Now)}
 	h.mux.HandleFunc("POST "+PathMessage, h.message)
 	h.mux.HandleFunc("POST "+PathDisconnect, h.disconnect)
 	h.mux.HandleFunc("GET "+PathHealth, h.health)
@@ -140,8 +139,10 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (protocol.Integ
 		err = fmt.Errorf("body is over the limit of %d bytes", h.cfg.MaxBodyBytes)
 	}
 	msg := err.Error()
-	h.cfg.Logger.Warn("rejected integration request", "path", r.URL.Path, "status", status,
-		"connectionId", clip(r.Header.Get(contract.HeaderConnectionID)), "error", clip(msg))
+	// One line per kind of refusal per interval: a client repeating a bad frame in a loop
+	// must not turn into a log line per frame.
+	h.warnings.Warn(h.cfg.Logger, fmt.Sprintf("%s %d", r.URL.Path, status), "rejected integration request", "path", r.URL.Path, "status", status,
+		"connectionId", clientlog.Clip(r.Header.Get(contract.HeaderConnectionID)), "error", clientlog.Clip(msg))
 	writeError(w, status, msg)
 	return protocol.IntegrationRequest{}, false
 }
@@ -168,18 +169,6 @@ func statedIdentity(h http.Header) (protocol.Identity, error) {
 		}
 	}
 	return id, nil
-}
-
-// clip cuts client-influenced text for a log line.
-func clip(s string) string {
-	if len(s) <= maxLoggedError {
-		return s
-	}
-	cut := maxLoggedError
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

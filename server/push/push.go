@@ -53,6 +53,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"golang.org/x/time/rate"
+
+	"github.com/wsgate/wsgate/internal/serial"
 )
 
 // Config configures a Client.
@@ -162,7 +164,9 @@ func (e *StatusError) Error() string {
 var ErrClosed = errors.New("push client closed")
 
 // Client pushes frames. Send queues and returns at once; frames for one connection leave in
-// the order they were queued, one at a time.
+// the order they were queued, one at a time: each connection is a line of a keyed serial
+// queue (internal/serial) with Concurrency workers, and a busy connection goes to the back
+// after each frame, so it cannot starve the others.
 type Client struct {
 	cfg       Config
 	base      *url.URL // scheme and host of the callback URL
@@ -186,30 +190,32 @@ type Client struct {
 	refused   atomic.Uint64
 	ambiguous atomic.Uint64
 	overflow  atomic.Uint64
-	mu        sync.Mutex
-	cond      *sync.Cond
-	conns     map[string]*connQueue
-	ready     []*connQueue
-	queued    int // frames queued or in flight
+	queue     *serial.Queue[string] // one line per connection; a task sends one frame or close
+	mu        sync.Mutex            // guards conns, their fields and closed
+	conns     map[string]*conn
 	closed    bool
-	workers   sync.WaitGroup
-	idle      chan struct{} // closed when queued drops to 0; nil while idle
 }
 
-// connQueue holds one connection's frames. scheduled means it is in ready or a worker holds
-// it (inFlight: frames[0] is being sent), so no two workers ever send for the same connection
-// at once. A nil frame is a queued close (DELETE); closing says one is queued or in flight.
-// doomed says the connection is being closed because a frame could not be delivered: later
-// frames are dropped, and OnGone runs once its close was attempted.
-type connQueue struct {
-	id        string
-	frames    [][]byte
-	bytes     int // sum of len(frames)
-	scheduled bool
-	inFlight  bool
-	closing   bool
-	doomed    bool
+// conn is what the client holds for one connection next to its line in the queue: the
+// counts the bounds apply to and the state of its close. It is forgotten when it holds
+// nothing. doomed says the connection is being closed because a frame could not be
+// delivered: later frames are dropped, and OnGone runs once its close was attempted.
+type conn struct {
+	frames  int  // frames queued or in flight
+	bytes   int  // their bytes
+	closing bool // a close (DELETE) is queued or in flight
+	doomed  bool
+	sending int // what a task is sending now: 0 nothing, sendingFrame or sendingClose
+	current int // bytes of the frame being sent
+	// epoch is bumped when the queued frames are dropped; a task of an older epoch that has
+	// not started yet does nothing (Discard keeps a line's first task, started or not).
+	epoch int
 }
+
+const (
+	sendingFrame = 1
+	sendingClose = 2
+)
 
 // New validates cfg and starts the workers.
 func New(cfg Config) (*Client, error) {
@@ -241,7 +247,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{cfg: cfg, signer: v4.NewSigner(func(o *v4.SignerOptions) {
 		// execute-api signs the singly-encoded path; do not escape it a second time.
 		o.DisableURIPathEscaping = true
-	}), http: cfg.HTTPClient, log: cfg.Logger, conns: map[string]*connQueue{}}
+	}), http: cfg.HTTPClient, log: cfg.Logger, conns: map[string]*conn{}}
 	c.base = &url.URL{Scheme: u.Scheme, Host: u.Host}
 	c.path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/@connections")
 	c.rawPath = escapePath(c.path)
@@ -256,11 +262,9 @@ func New(cfg Config) (*Client, error) {
 		c.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.cond = sync.NewCond(&c.mu)
-	for range cfg.Concurrency {
-		c.workers.Add(1)
-		go c.work()
-	}
+	// Idle: the workers of a steady stream of pushes stay (they sign and send on deep
+	// stacks that are costly to grow afresh); a quiet client keeps none after a second.
+	c.queue = serial.New(serial.Options[string]{Workers: cfg.Concurrency, Idle: cfg.Concurrency})
 	return c, nil
 }
 
@@ -327,7 +331,7 @@ func (c *Client) Stats() Stats {
 // closed that way are dropped.
 func (c *Client) Send(connID string, frame []byte) {
 	if frame == nil {
-		frame = []byte{} // nil marks a queued close
+		frame = []byte{} // a push has a body, empty or not
 	}
 	c.mu.Lock()
 	if c.closed {
@@ -335,16 +339,20 @@ func (c *Client) Send(connID string, frame []byte) {
 		c.dropped.Add(1)
 		return
 	}
-	if q := c.conns[connID]; q != nil && q.doomed {
+	q := c.conn(connID)
+	if q.doomed {
 		c.mu.Unlock()
 		c.dropped.Add(1)
 		return
 	}
-	q := c.enqueue(connID, frame)
-	frames, bytes := len(q.frames), q.bytes
+	frames, bytes := q.frames+1, q.bytes+len(frame)
 	over := frames > c.cfg.MaxQueuedFrames || bytes > c.cfg.MaxQueuedBytes
 	if over {
-		c.doom(q)
+		c.dropped.Add(1) // this frame
+		c.doom(connID, q)
+	} else {
+		q.frames, q.bytes = frames, bytes
+		c.add(connID, q, frame, false)
 	}
 	c.mu.Unlock()
 	if over {
@@ -363,75 +371,65 @@ func (c *Client) CloseConnection(connID string) {
 	if c.closed {
 		return
 	}
-	if q := c.conns[connID]; q != nil && q.closing {
+	q := c.conn(connID)
+	if q.closing {
 		return
 	}
-	c.enqueue(connID, nil).closing = true
+	q.closing = true
+	c.add(connID, q, nil, true)
 }
 
-// enqueue appends frame to connID's queue and schedules it. Caller holds c.mu.
-func (c *Client) enqueue(connID string, frame []byte) *connQueue {
+// conn returns connID's state, making it if needed. Caller holds c.mu.
+func (c *Client) conn(connID string) *conn {
 	q := c.conns[connID]
 	if q == nil {
-		q = &connQueue{id: connID}
+		q = &conn{}
 		c.conns[connID] = q
-	}
-	q.frames = append(q.frames, frame)
-	q.bytes += len(frame)
-	if c.queued == 0 {
-		c.idle = make(chan struct{})
-	}
-	c.queued++
-	if !q.scheduled {
-		q.scheduled = true
-		c.ready = append(c.ready, q)
-		c.cond.Signal()
 	}
 	return q
 }
 
-// doom drops q's frames except the one in flight and queues a close behind it, unless the
-// one in flight is a close. q has frames, so it is scheduled. Caller holds c.mu.
-func (c *Client) doom(q *connQueue) {
-	keep := 0
-	if q.inFlight {
-		keep = 1
+// add queues a task that sends frame (or closes the connection) in connID's line. Caller
+// holds c.mu and has counted the frame. The queue is never closed and has no bound per
+// line (the client keeps its own), so Add cannot fail.
+func (c *Client) add(connID string, q *conn, frame []byte, isClose bool) {
+	epoch := q.epoch
+	if err := c.queue.Add(connID, func() { c.run(connID, q, epoch, frame, isClose) }); err != nil {
+		panic("push: queue refused a frame: " + err.Error())
 	}
-	for _, f := range q.frames[keep:] {
-		if f != nil {
-			c.dropped.Add(1)
-			q.bytes -= len(f)
-		}
-	}
-	c.queued -= len(q.frames) - keep
-	clear(q.frames[keep:])
-	q.frames = q.frames[:keep]
+}
+
+// doom drops q's queued frames (not one being sent) and queues a close behind them, unless
+// a close is being sent. Caller holds c.mu.
+func (c *Client) doom(connID string, q *conn) {
+	c.dropQueued(connID, q)
 	q.doomed = true
-	if keep == 1 && q.frames[0] == nil {
-		return
+	if q.sending != sendingClose {
+		q.closing = true
+		c.add(connID, q, nil, true)
 	}
-	q.frames = append(q.frames, nil)
-	q.closing = true
-	c.queued++
+}
+
+// dropQueued forgets every frame and close queued for connID but the one being sent, and
+// counts the frames as dropped. Caller holds c.mu.
+func (c *Client) dropQueued(connID string, q *conn) {
+	keep, keepBytes := 0, 0
+	if q.sending == sendingFrame {
+		keep, keepBytes = 1, q.current
+	}
+	c.dropped.Add(uint64(q.frames - keep))
+	q.frames, q.bytes = keep, keepBytes
+	q.closing = q.sending == sendingClose
+	q.epoch++
+	c.queue.Discard(connID)
 }
 
 // Flush waits until every frame queued so far was sent or given up, or ctx ends.
 func (c *Client) Flush(ctx context.Context) error {
-	c.mu.Lock()
-	idle := c.idle
-	c.mu.Unlock()
-	if idle == nil {
-		return nil
+	if err := c.queue.Drain(ctx); err != nil {
+		return fmt.Errorf("push: %d frames and closes still queued: %w", c.queue.Pending(), ctx.Err())
 	}
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		c.mu.Lock()
-		n := c.queued
-		c.mu.Unlock()
-		return fmt.Errorf("push: %d frames still queued: %w", n, ctx.Err())
-	}
+	return nil
 }
 
 // Close stops accepting frames and waits until queued frames are sent, or ctx ends; then
@@ -439,119 +437,74 @@ func (c *Client) Flush(ctx context.Context) error {
 func (c *Client) Close(ctx context.Context) error {
 	c.mu.Lock()
 	c.closed = true
-	c.cond.Broadcast()
 	c.mu.Unlock()
 	var err error
 	if ferr := c.Flush(ctx); ferr != nil {
 		err = fmt.Errorf("at shutdown: %w", ferr)
 	}
 	c.cancel()
-	c.workers.Wait()
+	// What is left ends at once: its requests, backoffs and pacing see the cancelled context.
+	_ = c.queue.Drain(context.Background())
 	return err
 }
 
-func (c *Client) work() {
-	defer c.workers.Done()
-	for {
-		q, frame, ok := c.next()
-		if !ok {
-			return
-		}
-		if frame == nil {
-			c.closeQueued(q.id)
-			c.finish(q, true, causeNone, nil)
-			continue
-		}
-		err := c.Post(c.ctx, q.id, frame)
-		c.finish(q, false, c.causeOf(c.ctx, err), err)
+// run is one task of connID's line: it sends frame, or closes the connection, unless the
+// task was dropped (an older epoch) before it started.
+func (c *Client) run(connID string, q *conn, epoch int, frame []byte, isClose bool) {
+	c.mu.Lock()
+	if q.epoch != epoch {
+		c.mu.Unlock()
+		return
 	}
+	q.sending, q.current = sendingFrame, len(frame)
+	if isClose {
+		q.sending = sendingClose
+	}
+	c.mu.Unlock()
+	if isClose {
+		c.closeQueued(connID)
+		c.finish(connID, q, frame, true, causeNone, nil)
+		return
+	}
+	err := c.Post(c.ctx, connID, frame)
+	c.finish(connID, q, frame, false, c.causeOf(c.ctx, err), err)
 }
 
-// next blocks until a connection has a frame to send. ok is false when closed and idle.
-func (c *Client) next() (*connQueue, []byte, bool) {
+// finish accounts for the frame (or close) just sent. A frame that was not delivered
+// closes the connection (see the package doc); a 410 or a cancelled send drops the rest of
+// the queue. It runs in the connection's line, so the callbacks it makes finish before
+// Flush returns.
+func (c *Client) finish(connID string, q *conn, frame []byte, wasClose bool, why cause, err error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for len(c.ready) == 0 {
-		if c.closed {
-			return nil, nil, false
-		}
-		c.cond.Wait()
-	}
-	q := c.ready[0]
-	c.ready[0] = nil
-	c.ready = c.ready[1:]
-	q.inFlight = true
-	return q, q.frames[0], true
-}
-
-// finish removes the sent frame (or close) and requeues the connection at the tail, so one
-// busy connection cannot starve the others. A frame that was not delivered closes the
-// connection (see the package doc); a 410 or a cancelled send drops the rest of the queue.
-func (c *Client) finish(q *connQueue, wasClose bool, why cause, err error) {
-	c.mu.Lock()
-	q.bytes -= len(q.frames[0])
-	q.frames[0] = nil
-	q.frames = q.frames[1:]
-	q.inFlight = false
+	q.sending, q.current = 0, 0
 	if wasClose {
 		q.closing = false
+	} else {
+		q.frames--
+		q.bytes -= len(frame)
 	}
 	diverged := why.diverged() && !q.doomed // logged once per connection
 	switch {
 	case why == causeGone || why == causeCancelled:
-		c.queued -= len(q.frames)
-		for _, f := range q.frames {
-			if f != nil {
-				c.dropped.Add(1)
-			}
-		}
-		clear(q.frames)
-		q.frames, q.bytes, q.closing = nil, 0, false
+		c.dropQueued(connID, q)
 	case diverged:
-		c.doom(q)
+		c.doom(connID, q)
 	}
 	// A doomed connection is forgotten once its close was attempted; a 410 forgets it at
 	// once. When Close gave up, no one is left to tell.
 	gone := why == causeGone || wasClose && q.doomed && c.ctx.Err() == nil
-	if len(q.frames) > 0 {
-		c.ready = append(c.ready, q)
-		c.cond.Signal()
-	} else {
-		q.scheduled = false
-		delete(c.conns, q.id)
-	}
-	if c.closed && len(c.ready) == 0 {
-		c.cond.Broadcast()
-	}
-	callbacks := why == causeGone || diverged || gone && c.cfg.OnGone != nil
-	if !callbacks {
-		c.done()
-		c.mu.Unlock()
-		return
+	if q.frames == 0 && !q.closing && c.conns[connID] == q {
+		delete(c.conns, connID)
 	}
 	c.mu.Unlock()
 	switch {
 	case why == causeGone:
-		c.log.Info("connection gone", "connectionId", q.id)
+		c.log.Info("connection gone", "connectionId", connID)
 	case diverged:
-		c.log.Warn("closing connection so the client resyncs", "connectionId", q.id, "cause", why.String(), "error", err)
+		c.log.Warn("closing connection so the client resyncs", "connectionId", connID, "cause", why.String(), "error", err)
 	}
 	if gone && c.cfg.OnGone != nil {
-		c.cfg.OnGone(q.id)
-	}
-	// The frame stayed counted until now, so that Flush returns after what it caused.
-	c.mu.Lock()
-	c.done()
-	c.mu.Unlock()
-}
-
-// done counts one frame or close as finished and wakes Flush when none is left. Caller
-// holds c.mu.
-func (c *Client) done() {
-	c.queued--
-	if c.queued == 0 && c.idle != nil {
-		close(c.idle)
-		c.idle = nil
+		c.cfg.OnGone(connID)
 	}
 }
 

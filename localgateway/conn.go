@@ -46,7 +46,8 @@ func newID() string {
 
 // conn is one client connection. It holds no buffers while idle: the reader
 // goroutine allocates a message only while one arrives, and integrations
-// run on a worker goroutine that exists only while work is queued.
+// run in the connection's line of the gateway's keyed serial queue, on a
+// goroutine that exists only while there is work.
 type conn struct {
 	id          string
 	g           *Gateway
@@ -68,8 +69,6 @@ type conn struct {
 	idle, life  *time.Timer
 
 	qmu     sync.Mutex
-	queue   []func()
-	working bool
 	pending int           // bytes of messages queued or in their integration (under qmu)
 	space   chan struct{} // signalled when pending shrinks
 	done    chan struct{} // closed when the connection closes
@@ -174,31 +173,10 @@ func (c *conn) closeWith(code int, reason string) bool {
 // enqueue runs fn after the connection's earlier work, so integrations see
 // a connection's messages in order and $disconnect comes last.
 func (c *conn) enqueue(fn func()) {
-	c.qmu.Lock()
-	c.queue = append(c.queue, fn)
-	start := !c.working
-	c.working = true
-	c.qmu.Unlock()
-	if start {
-		c.g.wg.Add(1)
-		go c.work()
-	}
-}
-
-func (c *conn) work() {
-	defer c.g.wg.Done()
-	for {
-		c.qmu.Lock()
-		if len(c.queue) == 0 {
-			c.working = false
-			c.queue = nil
-			c.qmu.Unlock()
-			return
-		}
-		fn := c.queue[0]
-		c.queue = c.queue[1:]
-		c.qmu.Unlock()
-		fn()
+	// The queue is never closed and has no bound per line (reserve keeps the
+	// connection's), so Add cannot fail.
+	if err := c.g.lines.Add(c, fn); err != nil {
+		panic("localgateway: connection queue refused work: " + err.Error())
 	}
 }
 

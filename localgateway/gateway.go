@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wsgate/wsgate/internal/serial"
 	"github.com/wsgate/wsgate/localgateway/cfn"
 	"github.com/wsgate/wsgate/localgateway/sigv4"
 )
@@ -129,7 +130,10 @@ type Gateway struct {
 	mu      sync.RWMutex
 	conns   map[string]*conn
 	closing bool           // Shutdown has begun: no new connections
-	wg      sync.WaitGroup // handshakes, connection goroutines and $disconnect calls
+	wg      sync.WaitGroup // handshakes and connection readers
+	// lines runs each connection's integration calls ($default, routes,
+	// $disconnect) in order, one at a time; different connections at once.
+	lines *serial.Queue[*conn]
 }
 
 // track counts a new handshake unless the gateway is shutting down.
@@ -176,6 +180,8 @@ func New(cfg Config) (*Gateway, error) {
 		throttle: newThrottle(stage),
 		faults:   &faults{},
 		access:   &accessLog{format: stage.AccessLogFormat, w: cfg.AccessLog},
+		// Idle: a busy gateway reuses the goroutines of its integration calls.
+		lines: serial.New(serial.Options[*conn]{Idle: 64}),
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -318,10 +324,14 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	// The readers have ended, so every $disconnect is queued.
+	if err := g.lines.Drain(ctx); err != nil {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // DropAll closes every client socket with 1001 "Going away" and returns how

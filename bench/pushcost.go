@@ -28,7 +28,7 @@ const (
 	// generates in Secrets Manager: the gateway sends it, the server
 	// requires it.
 	localIntegrationSecret = "wsgate-bench-integration-secret"
-	localRegion    = "us-east-1"
+	localRegion            = "us-east-1"
 )
 
 // PushCostOptions configure PushCost.

@@ -37,6 +37,7 @@ var AssetExclude = []string{
 	"!go.sum",
 	"!server",
 	"!contract",
+	"!internal",
 	"!examples/viewmodels",
 	"**/*_test.go",
 	"**/testdata",

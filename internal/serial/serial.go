@@ -48,6 +48,7 @@ type Queue[K comparable] struct {
 	opts    Options[K]
 	mu      sync.Mutex
 	lines   map[K]*line[K]
+	peak    int        // most lines at once since lines was made
 	ready   []*line[K] // lines with work, waiting for a goroutine
 	running int        // goroutines serving ready or idle
 	idlers  int        // idle goroutines not yet handed work (see Options.Idle)
@@ -86,6 +87,7 @@ func (q *Queue[K]) Add(key K, task func()) error {
 	if l == nil {
 		l = &line[K]{key: key}
 		q.lines[key] = l
+		q.peak = max(q.peak, len(q.lines))
 	}
 	if q.opts.MaxPerKey > 0 && len(l.tasks) >= q.opts.MaxPerKey {
 		q.mu.Unlock()
@@ -143,13 +145,13 @@ func (q *Queue[K]) serve() {
 			q.mu.Lock()
 			l.tasks[0] = nil
 			l.tasks = l.tasks[1:]
-			q.finished(1)
 			if len(l.tasks) > 0 {
 				q.ready = append(q.ready, l)
 			} else {
 				l.busy = false
-				delete(q.lines, l.key)
+				q.forget(l)
 			}
+			q.finished(1) // last, so Drain returns with the line already forgotten
 		}
 		if q.idlers+len(q.wake) >= q.opts.Idle {
 			break
@@ -166,6 +168,18 @@ func (q *Queue[K]) serve() {
 	q.running--
 	q.mu.Unlock()
 }
+
+// forget drops an empty line. A Go map keeps its memory when entries are deleted, so once
+// no line is left after a burst of many, the map is made afresh. Caller holds q.mu.
+func (q *Queue[K]) forget(l *line[K]) {
+	delete(q.lines, l.key)
+	if len(q.lines) == 0 && q.peak > shrinkAfter {
+		q.lines, q.peak = map[K]*line[K]{}, 0
+	}
+}
+
+// shrinkAfter is the number of lines at once after which an emptied map is made afresh.
+const shrinkAfter = 256
 
 // waitForWork waits for work handed over by schedule, or for timer. It reports whether work came.
 // Caller holds q.mu, which is released while waiting.

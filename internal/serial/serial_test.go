@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"slices"
 	"sync"
@@ -255,5 +256,28 @@ func TestIdleWithWorkersUnderLoad(t *testing.T) {
 	}
 	if r, _ := q.state(); r > 3 {
 		t.Errorf("%d goroutines, over Workers", r)
+	}
+}
+
+// After a burst of many lines the emptied map is made afresh, so the queue does not keep
+// the memory of its busiest moment (a Go map never shrinks).
+func TestEmptiedMapIsMadeAfresh(t *testing.T) {
+	q := New[int](Options[int]{})
+	gate := make(chan struct{})
+	for k := range 2 * shrinkAfter {
+		_ = q.Add(k, func() { <-gate })
+	}
+	q.mu.Lock()
+	burst := reflect.ValueOf(q.lines).UnsafePointer()
+	peak := q.peak
+	q.mu.Unlock()
+	close(gate)
+	if err := q.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if peak != 2*shrinkAfter || q.peak != 0 || len(q.lines) != 0 || reflect.ValueOf(q.lines).UnsafePointer() == burst {
+		t.Errorf("peak %d then %d, %d lines, map replaced %v", peak, q.peak, len(q.lines), reflect.ValueOf(q.lines).UnsafePointer() != burst)
 	}
 }

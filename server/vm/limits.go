@@ -22,7 +22,7 @@ const (
 	// (implicitly created masters included). A page rarely shows more than a dozen; 64 leaves
 	// room for busy dashboards while one connection cannot start thousands of timers.
 	DefaultMaxVMsPerConnection = 64
-	// DefaultMaxPendingBytes bounds the messages of one connection waiting for its worker
+	// DefaultMaxPendingBytes bounds the messages of one connection waiting in its line
 	// (each counted as its vmId, vmArgs and value plus messageOverhead). A page asking for
 	// all 64 of its view models at once queues about 40 KB; 1 MiB also holds six messages of
 	// API Gateway's largest size, while one connection flooding a slow view model cannot

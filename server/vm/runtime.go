@@ -79,8 +79,9 @@ type Config struct {
 // All of its work runs in one keyed serial queue (internal/serial), in lines: one per
 // connection (its session: its messages in order, and everything done to its per-connection
 // view models, PushUpdates included) and one per shared instance (joins, leaves, updates and
-// PushUpdates of that instance). A line runs one task at a time, in order, on a goroutine
-// that exists only while the line has work; different lines run at once. A session's task
+// PushUpdates of that instance). A line runs one task at a time, in order; different lines
+// run at once, on goroutines that exist while there is work (a few wait a second for more,
+// to be reused). A session's task
 // that reaches a shared instance hands the work to the instance's line and waits for it;
 // an instance's task never waits for a session, so the waits cannot form a cycle. No lock
 // of the runtime is ever held around view-model code: mu and sharedMu guard maps only.

@@ -15,7 +15,7 @@ import (
 
 // libraryPaths are what the module copy holds: the library, the server
 // image's build context, and the module files.
-var libraryPaths = []string{"go.mod", "go.sum", ".dockerignore", "constructs", "server", "examples/viewmodels"}
+var libraryPaths = []string{"go.mod", "go.sum", ".dockerignore", "constructs", "contract", "internal", "server", "examples/viewmodels"}
 
 const appMain = `package main
 

@@ -3,23 +3,11 @@ package clientlog
 import (
 	"bytes"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 )
 
-func TestClip(t *testing.T) {
-	if got := Clip("short"); got != "short" {
-		t.Fatalf("Clip(short) = %q", got)
-	}
-	long := strings.Repeat("é", 100) // 200 bytes; the cut must not split a rune
-	got := Clip(long)
-	if want := strings.Repeat("é", 64) + "…(200 bytes)"; got != want {
-		t.Fatalf("Clip = %q, want %q", got, want)
-	}
-}
-
-func TestLimiterLetsTheFirstPerIntervalThroughThenACount(t *testing.T) {
+func TestWarnLogsTheFirstThenACount(t *testing.T) {
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := NewLimiter(func() time.Time { return clock })
 	var buf bytes.Buffer

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsgate/wsgate/internal/clientlog"
 	"github.com/wsgate/wsgate/internal/serial"
 	"github.com/wsgate/wsgate/server/protocol"
 	"github.com/wsgate/wsgate/server/store"
@@ -94,7 +95,7 @@ type Runtime struct {
 	closer    Closer
 	limits    Config // only the Max… fields are read
 	counts    counters
-	warnings  *limiter
+	warnings  *clientlog.Limiter
 
 	// work has no bound on its workers: a session's task may wait for an instance's line,
 	// and a bound could leave every worker waiting for a line that has none.
@@ -142,7 +143,7 @@ func New(cfg Config) *Runtime {
 	rt := &Runtime{
 		reg: cfg.Registry, sender: cfg.Sender, store: cfg.Store, log: cfg.Logger, authorize: cfg.Authorize, closer: cfg.Closer,
 		limits:   Config{MaxVMIDBytes: cfg.MaxVMIDBytes, MaxVMDepth: cfg.MaxVMDepth, MaxVMsPerConnection: cfg.MaxVMsPerConnection, MaxFrameBytes: cfg.MaxFrameBytes, MaxPendingBytes: cfg.MaxPendingBytes},
-		warnings: newLimiter(time.Now),
+		warnings: clientlog.NewLimiter(time.Now),
 		sessions: map[string]*session{}, shared: map[string]*instance{},
 	}
 	rt.work = serial.New(serial.Options[lineKey]{OnPanic: rt.linePanicked, Idle: idleWorkers})

@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/wsgate/wsgate/contract"
 	"github.com/wsgate/wsgate/examples/viewmodels"
+	"github.com/wsgate/wsgate/internal/stacktemplate"
 	"github.com/wsgate/wsgate/localgateway"
 	"github.com/wsgate/wsgate/localgateway/cfn"
 	"github.com/wsgate/wsgate/server/integration"
@@ -26,11 +26,8 @@ import (
 	"github.com/wsgate/wsgate/server/vm"
 )
 
-// stackTemplate is WsgateStack as the CDK app synthesizes it (a copy of
-// localgateway/testdata/wsgate-stack.template.json), so a run needs no synth.
-//
-//go:embed wsgate-stack.template.json
-var stackTemplate []byte
+// stackTemplate is WsgateStack as the CDK app synthesizes it, so a run needs no synth.
+var stackTemplate = stacktemplate.JSON
 
 // stack is the local system in one process: the local gateway on 127.0.0.1 in front of
 // the integration server (view-model runtime, push client), wired by the same contracts

@@ -21,6 +21,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gorilla/websocket"
 
+	"github.com/wsgate/wsgate/internal/stacktemplate"
 	"github.com/wsgate/wsgate/localgateway/cfn"
 )
 
@@ -769,10 +770,7 @@ func TestChecklist44IAMOnConnect(t *testing.T) {
 
 func TestChecklist45VPCLinkIsPlainHTTP(t *testing.T) {
 	b := newBackend(t)
-	data, err := readFile("testdata/wsgate-stack.template.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := stacktemplate.JSON
 	x := startGateway(t, data, b.srv.URL, nil)
 	c := dial(t, x.ws, nil)
 	r, body := b.nextJSON(t)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/contract"
+	"github.com/wsgate/wsgate/internal/stacktemplate"
 	"github.com/wsgate/wsgate/server/integration"
 	"github.com/wsgate/wsgate/server/vm"
 )
@@ -22,10 +23,7 @@ const testIntegrationSecret = "local-integration-secret"
 // $context in the request parameters' headers, whatever the frame says.
 func TestSynthesizedTemplateSendsIdentityHeaders(t *testing.T) {
 	b := newBackend(t)
-	data, err := readFile("testdata/wsgate-stack.template.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := stacktemplate.JSON
 	x := startGateway(t, data, b.srv.URL, nil)
 	c := dial(t, x.ws, nil)
 	connect := b.next(t)
@@ -98,10 +96,7 @@ func (s *statusRecorder) next1(t *testing.T) string {
 // against the server with the secret the gateway was given: every route
 // reaches the server and is answered 200.
 func TestServerRequiringTheSecretServesEveryRoute(t *testing.T) {
-	data, err := readFile("testdata/wsgate-stack.template.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := stacktemplate.JSON
 	s := secretServer(t, testIntegrationSecret)
 	x := startGateway(t, data, s.srvURL, nil)
 	c := dial(t, x.ws, nil)
@@ -120,10 +115,7 @@ func TestServerRequiringTheSecretServesEveryRoute(t *testing.T) {
 // handshake with that status, as API Gateway does when $connect's
 // integration answers an error.
 func TestWrongSecretIsRefused(t *testing.T) {
-	data, err := readFile("testdata/wsgate-stack.template.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := stacktemplate.JSON
 	s := secretServer(t, "another-secret")
 	x := startGateway(t, data, s.srvURL, nil)
 	status := dialStatus(t, x.ws, nil)

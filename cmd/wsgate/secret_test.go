@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,21 +12,26 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsgate/wsgate/contract"
+	"github.com/wsgate/wsgate/internal/stacktemplate"
 	"github.com/wsgate/wsgate/localgateway/cfn"
 )
 
-// stackCopy is the stack's synthesized template, whose integrations send
-// the integration secret as a dynamic reference.
-const stackCopy = "../../localgateway/testdata/wsgate-stack.template.json"
-
-// stackSecretID is the logical id of the stack's integration secret.
-func stackSecretID(t *testing.T) string {
+// stackFile writes the stack's synthesized template to a temporary
+// directory and returns its path.
+func stackFile(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile(stackCopy)
+	path, err := stacktemplate.WriteFile(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := cfn.SecretReferences(data, cfn.Options{})
+	return path
+}
+
+// stackSecretID is the logical id of the stack's integration secret: the
+// synthesized template's integrations send it as a dynamic reference.
+func stackSecretID(t *testing.T) string {
+	t.Helper()
+	ids, err := cfn.SecretReferences(stacktemplate.JSON, cfn.Options{})
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("secret references = %v, %v; want one", ids, err)
 	}
@@ -41,7 +45,7 @@ func TestGatewaySecretFlagFillsTheSecretHeader(t *testing.T) {
 	}))
 	defer backend.Close()
 	id := stackSecretID(t)
-	lines, stderr, exit, cancel := runAsync(t, "gateway", "--template", stackCopy, "--backend", backend.URL,
+	lines, stderr, exit, cancel := runAsync(t, "gateway", "--template", stackFile(t), "--backend", backend.URL,
 		"--addr", "127.0.0.1:0", "--access-log", "", "--secret", id+"=s3cret")
 	ws := strings.TrimPrefix(nextLine(t, lines, stderr), "websocket: ")
 	nextLine(t, lines, stderr)
@@ -64,6 +68,7 @@ func TestGatewaySecretFlagFillsTheSecretHeader(t *testing.T) {
 
 func TestGatewayWithoutTheSecretFailsInOneLine(t *testing.T) {
 	id := stackSecretID(t)
+	stackCopy := stackFile(t)
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"gateway", "--template", stackCopy, "--backend", "http://127.0.0.1:9", "--addr", "127.0.0.1:0"}, &stdout, &stderr)
 	want := regexp.MustCompile(`^wsgate gateway: template ` + regexp.QuoteMeta(stackCopy) + `: resource RealtimeApi\w+Integration\w+: dynamic reference \{\{resolve:secretsmanager:` + id +
@@ -75,7 +80,7 @@ func TestGatewayWithoutTheSecretFailsInOneLine(t *testing.T) {
 
 func TestGatewaySecretFlagWantsIDAndValue(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"gateway", "--template", stackCopy, "--backend", "http://127.0.0.1:9", "--secret", "s3cret"}, &stdout, &stderr)
+	code := run(context.Background(), []string{"gateway", "--template", stackFile(t), "--backend", "http://127.0.0.1:9", "--secret", "s3cret"}, &stdout, &stderr)
 	if code != 1 || !strings.HasSuffix(stderr.String(), "wsgate gateway: invalid value \"s3cret\" for flag -secret: want ID=VALUE, such as RealtimeIntegrationSecretC6E8562D=s3cret\n") {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
@@ -83,6 +88,7 @@ func TestGatewaySecretFlagWantsIDAndValue(t *testing.T) {
 
 func TestDevGeneratesTheIntegrationSecret(t *testing.T) {
 	id := stackSecretID(t)
+	stackCopy := stackFile(t)
 	var a, b devOptions
 	a.template, b.template = stackCopy, stackCopy
 	sa, err := a.localSecret()

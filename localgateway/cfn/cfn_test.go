@@ -1,10 +1,11 @@
 package cfn
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsgate/wsgate/internal/stacktemplate"
 )
 
 func TestLoadDotNetifyTemplate(t *testing.T) {
@@ -43,15 +44,15 @@ func TestLoadDotNetifyTemplate(t *testing.T) {
 }
 
 func TestLoadSynthesizedTemplate(t *testing.T) {
-	data, err := os.ReadFile("../testdata/wsgate-stack.template.json")
+	secrets, err := SameSecret(stacktemplate.JSON, Options{}, "local")
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := SameSecret(data, Options{}, "local")
+	path, err := stacktemplate.WriteFile(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	apis, err := Load("../testdata/wsgate-stack.template.json", Options{Region: "eu-west-1", Secrets: secrets})
+	apis, err := Load(path, Options{Region: "eu-west-1", Secrets: secrets})
 	if err != nil {
 		t.Fatal(err)
 	}

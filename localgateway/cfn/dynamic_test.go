@@ -1,10 +1,11 @@
 package cfn
 
 import (
-	"os"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/wsgate/wsgate/internal/stacktemplate"
 )
 
 // secretTemplate is an API whose integration sends a secret the way the
@@ -64,10 +65,7 @@ func TestUnresolvableDynamicReferencesFailTheLoad(t *testing.T) {
 }
 
 func TestSecretReferencesOfTheSynthesizedStack(t *testing.T) {
-	data, err := os.ReadFile("../testdata/wsgate-stack.template.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := stacktemplate.JSON
 	ids, err := SecretReferences(data, Options{})
 	if err != nil {
 		t.Fatal(err)

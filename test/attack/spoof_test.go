@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/wsgate/wsgate/contract"
+	"github.com/wsgate/wsgate/internal/stacktemplate"
 )
 
 // Templates the attacks run against: dotNetify's published one (identity only in the body),
@@ -18,7 +19,7 @@ func templates(t *testing.T) []struct {
 	name string
 	data []byte
 } {
-	wsgate := readTemplate(t, "../../localgateway/testdata/wsgate-stack.template.json")
+	wsgate := stacktemplate.JSON
 	return []struct {
 		name string
 		data []byte

@@ -22,11 +22,15 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	wsgate "github.com/wsgate/wsgate/constructs"
+	"github.com/wsgate/wsgate/internal/stacktemplate"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/WsgateStack.template.json from the current code")
+var update = flag.Bool("update", false, "rewrite "+golden+" from the current code")
 
-const golden = "testdata/WsgateStack.template.json"
+// golden is the one copy of the synthesized template: package
+// internal/stacktemplate embeds it for the local gateway's tests, the
+// benchmarks and the CLI's tests.
+const golden = "../../internal/stacktemplate/" + stacktemplate.FileName
 
 // moduleRoot is the repository root, two levels up.
 func moduleRoot(t *testing.T) string {

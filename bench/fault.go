@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/wsgate/wsgate/examples/viewmodels"
+	"github.com/wsgate/wsgate/internal/sink"
 	"github.com/wsgate/wsgate/server/protocol"
 	"github.com/wsgate/wsgate/server/push"
-	"github.com/wsgate/wsgate/server/sink"
 	"github.com/wsgate/wsgate/server/vm"
 )
 

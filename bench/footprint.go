@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wsgate/wsgate/server/benchmarks"
+	"github.com/wsgate/wsgate/bench/serverbench"
 )
 
 // FootprintOptions configure Footprint.
@@ -81,10 +81,10 @@ func heapInUse() uint64 {
 	return m.HeapAlloc + m.StackInuse
 }
 
-// sessionFootprint is the server's own measurement (package server/benchmarks): heap
+// sessionFootprint is the server's own measurement (package bench/serverbench): heap
 // bytes per idle session holding one HelloWorld view model.
 func sessionFootprint(r *Result, n int) error {
-	got, err := benchmarks.IdleSessionBytes(n)
+	got, err := serverbench.IdleSessionBytes(n)
 	if err != nil {
 		return fmt.Errorf("idle session bytes: %w", err)
 	}

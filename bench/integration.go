@@ -4,7 +4,7 @@ import (
 	"context"
 	"strconv"
 
-	"github.com/wsgate/wsgate/server/benchmarks"
+	"github.com/wsgate/wsgate/bench/serverbench"
 )
 
 // IntegrationOptions configure Integration.
@@ -19,7 +19,7 @@ type IntegrationOptions struct {
 // integration endpoint (decode, view-model update, signed push on a network-free transport,
 // every push finished before the clock stops) against a no-op net/http handler reading the
 // same bodies from the same concurrent clients. Goal: at least 0.5x. The measurement is the
-// server's own (package server/benchmarks: interleaved rounds, best of each).
+// server's own (package bench/serverbench: interleaved rounds, best of each).
 func Integration(ctx context.Context, o IntegrationOptions) (*Result, error) {
 	if o.Requests == 0 {
 		o.Requests = pick2(o.Quick, 64, 8000)
@@ -27,7 +27,7 @@ func Integration(ctx context.Context, o IntegrationOptions) (*Result, error) {
 	if o.Clients == 0 {
 		o.Clients = pick2(o.Quick, 4, 16)
 	}
-	got, err := benchmarks.HelloWorldThroughput(o.Requests, o.Clients)
+	got, err := serverbench.HelloWorldThroughput(o.Requests, o.Clients)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 
-	"github.com/wsgate/wsgate/server/benchmarks"
+	"github.com/wsgate/wsgate/bench/serverbench"
 	"github.com/wsgate/wsgate/server/protocol"
 	"github.com/wsgate/wsgate/server/push"
 )
@@ -43,22 +43,22 @@ type PushCostOptions struct {
 // The sink is an in-memory RoundTripper answering 200, so the figures are the client's own
 // cost, not the network's. Goal: at most 1.25x the bare request.
 //
-// The CPU comparisons are the server's own measurements (package server/benchmarks:
+// The CPU comparisons are the server's own measurements (package bench/serverbench:
 // interleaved rounds, best of each); the allocation counts are taken here.
 func PushCost(ctx context.Context, o PushCostOptions) (*Result, error) {
 	n, sdkN, allocN := 50000, 20000, 2000
 	if o.Quick {
 		n, sdkN, allocN = 200, 100, 50
 	}
-	post, err := benchmarks.PushCPU(n)
+	post, err := serverbench.PushCPU(n)
 	if err != nil {
 		return nil, fmt.Errorf("push CPU: %w", err)
 	}
-	queued, err := benchmarks.PushQueuedCPU(n)
+	queued, err := serverbench.PushQueuedCPU(n)
 	if err != nil {
 		return nil, fmt.Errorf("queued push CPU: %w", err)
 	}
-	sdkPeer, err := benchmarks.SDKPeer(sdkN)
+	sdkPeer, err := serverbench.SDKPeer(sdkN)
 	if err != nil {
 		return nil, fmt.Errorf("SDK peer CPU: %w", err)
 	}

@@ -39,6 +39,8 @@ const (
 	EnvPushBurst         = "WSGATE_PUSH_BURST"
 	EnvPushConcurrency   = "WSGATE_PUSH_CONCURRENCY"
 	EnvLogLevel          = "WSGATE_LOG_LEVEL"
+	// EnvDrainWindow is how long /healthz answers 503 on SIGTERM before the listener closes.
+	EnvDrainWindow = "WSGATE_DRAIN_WINDOW"
 
 	// Limits of the view-model runtime per connection (see server/vm's Default… values).
 	EnvMaxVMIDBytes        = "WSGATE_MAX_VMID_BYTES"

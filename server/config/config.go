@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wsgate/wsgate/contract"
 	"github.com/wsgate/wsgate/server/push"
@@ -50,60 +51,69 @@ type Config struct {
 	// MaxQueuedFrames bounds the frames queued for one connection
 	// (WSGATE_MAX_QUEUED_FRAMES, default 256); crossing it closes that connection.
 	MaxQueuedFrames int
+	// DrainWindow is how long /healthz answers 503 on SIGTERM before the listener closes, so
+	// that load balancers see the task leave before its connections are refused
+	// (WSGATE_DRAIN_WINDOW, default 5s; 0 closes at once).
+	DrainWindow time.Duration
 }
+
+// DefaultDrainWindow is DrainWindow's default: longer than a few health checks at a short
+// interval, and short enough that the drain after it still fits in ECS's 30 s stop timeout.
+const DefaultDrainWindow = 5 * time.Second
 
 // FromEnv reads the configuration through getenv (os.Getenv in the binary). The error lists
 // every bad variable on one line.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{ListenAddr: ":8080", PushConcurrency: 256, LogLevel: slog.LevelInfo,
 		MaxVMIDBytes: vm.DefaultMaxVMIDBytes, MaxVMDepth: vm.DefaultMaxVMDepth, MaxVMsPerConnection: vm.DefaultMaxVMsPerConnection,
-		MaxPendingBytes: vm.DefaultMaxPendingBytes, MaxQueuedBytes: push.DefaultMaxQueuedBytes, MaxQueuedFrames: push.DefaultMaxQueuedFrames}
+		MaxPendingBytes: vm.DefaultMaxPendingBytes, MaxQueuedBytes: push.DefaultMaxQueuedBytes, MaxQueuedFrames: push.DefaultMaxQueuedFrames,
+		DrainWindow: DefaultDrainWindow}
 	var errs []string
 	bad := func(name, value, want string) {
 		errs = append(errs, fmt.Sprintf("%s=%q: %s", name, value, want))
 	}
 
-	c.CallbackURL = strings.TrimSpace(getenv("WSGATE_CALLBACK_URL"))
+	c.CallbackURL = strings.TrimSpace(getenv(contract.EnvCallbackURL))
 	if c.CallbackURL == "" {
-		errs = append(errs, "WSGATE_CALLBACK_URL is required (the stage's connection URL, e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod)")
+		errs = append(errs, contract.EnvCallbackURL+" is required (the stage's connection URL, e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod)")
 	} else if u, err := url.Parse(c.CallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-		bad("WSGATE_CALLBACK_URL", c.CallbackURL, "want an absolute http(s) URL without query, e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod")
+		bad(contract.EnvCallbackURL, c.CallbackURL, "want an absolute http(s) URL without query, e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod")
 	}
 
-	if v := getenv("WSGATE_LISTEN_ADDR"); v != "" {
+	if v := getenv(contract.EnvListenAddr); v != "" {
 		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
-			bad("WSGATE_LISTEN_ADDR", v, "want host:port, e.g. :8080 or 127.0.0.1:8080")
+			bad(contract.EnvListenAddr, v, "want host:port, e.g. :8080 or 127.0.0.1:8080")
 		}
 		c.ListenAddr = v
 	}
 
-	c.Region = firstNonEmpty(getenv("WSGATE_REGION"), getenv("AWS_REGION"), "us-east-1")
+	c.Region = firstNonEmpty(getenv(contract.EnvRegion), getenv("AWS_REGION"), "us-east-1")
 
-	c.IntegrationSecret = getenv("WSGATE_INTEGRATION_SECRET")
+	c.IntegrationSecret = getenv(contract.EnvIntegrationSecret)
 
-	if v := getenv("WSGATE_PUSH_RATE"); v != "" {
+	if v := getenv(contract.EnvPushRate); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 || f != f {
-			bad("WSGATE_PUSH_RATE", v, "want a number of pushes per second ≥ 0 (0 = unpaced)")
+			bad(contract.EnvPushRate, v, "want a number of pushes per second ≥ 0 (0 = unpaced)")
 		}
 		c.PushRate = f
 	}
 	c.PushBurst = int(c.PushRate + 0.999)
-	if v := getenv("WSGATE_PUSH_BURST"); v != "" {
+	if v := getenv(contract.EnvPushBurst); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			bad("WSGATE_PUSH_BURST", v, "want an integer ≥ 1")
+			bad(contract.EnvPushBurst, v, "want an integer ≥ 1")
 		}
 		c.PushBurst = n
 	}
-	if v := getenv("WSGATE_PUSH_CONCURRENCY"); v != "" {
+	if v := getenv(contract.EnvPushConcurrency); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 65536 {
-			bad("WSGATE_PUSH_CONCURRENCY", v, "want an integer from 1 to 65536")
+			bad(contract.EnvPushConcurrency, v, "want an integer from 1 to 65536")
 		}
 		c.PushConcurrency = n
 	}
-	if v := getenv("WSGATE_LOG_LEVEL"); v != "" {
+	if v := getenv(contract.EnvLogLevel); v != "" {
 		switch strings.ToLower(v) {
 		case "debug":
 			c.LogLevel = slog.LevelDebug
@@ -114,7 +124,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		case "error":
 			c.LogLevel = slog.LevelError
 		default:
-			bad("WSGATE_LOG_LEVEL", v, "want debug, info, warn or error")
+			bad(contract.EnvLogLevel, v, "want debug, info, warn or error")
 		}
 	}
 	// The runtime's limits: what one connection can make the server hold.
@@ -135,6 +145,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	// At least one frame of the gateway's largest (128 KiB), or it could never be queued.
 	intIn(contract.EnvMaxQueuedBytes, &c.MaxQueuedBytes, 128<<10, 1<<30)
 	intIn(contract.EnvMaxQueuedFrames, &c.MaxQueuedFrames, 1, 65536)
+	if v := getenv(contract.EnvDrainWindow); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Minute {
+			bad(contract.EnvDrainWindow, v, "want a duration from 0s to 1m, e.g. 5s")
+		}
+		c.DrainWindow = d
+	}
 	if len(errs) > 0 {
 		return c, errors.New("invalid configuration: " + strings.Join(errs, "; "))
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"log/slog"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -13,7 +14,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{CallbackURL: "https://abc.execute-api.eu-west-1.amazonaws.com/prod", ListenAddr: ":8080", Region: "us-east-1", PushConcurrency: 256, LogLevel: slog.LevelInfo,
-		MaxVMIDBytes: 256, MaxVMDepth: 4, MaxVMsPerConnection: 64, MaxPendingBytes: 1 << 20, MaxQueuedBytes: 1 << 20, MaxQueuedFrames: 256}
+		MaxVMIDBytes: 256, MaxVMDepth: 4, MaxVMsPerConnection: 64, MaxPendingBytes: 1 << 20, MaxQueuedBytes: 1 << 20, MaxQueuedFrames: 256, DrainWindow: 5 * time.Second}
 	if c != want {
 		t.Errorf("got %+v, want %+v", c, want)
 	}
@@ -26,6 +27,7 @@ func TestAllSet(t *testing.T) {
 		"WSGATE_PUSH_RATE": "9500", "WSGATE_PUSH_CONCURRENCY": "64", "WSGATE_LOG_LEVEL": "DEBUG",
 		"WSGATE_MAX_VMID_BYTES": "512", "WSGATE_MAX_VM_DEPTH": "2", "WSGATE_MAX_VMS_PER_CONNECTION": "8",
 		"WSGATE_MAX_QUEUED_BYTES": "262144", "WSGATE_MAX_QUEUED_FRAMES": "32", "WSGATE_MAX_PENDING_BYTES": "300000",
+		"WSGATE_DRAIN_WINDOW": "0s",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +69,10 @@ func TestErrorsListEveryProblem(t *testing.T) {
 		{map[string]string{"WSGATE_CALLBACK_URL": "https://h/prod", "WSGATE_MAX_QUEUED_BYTES": "65536", "WSGATE_MAX_QUEUED_FRAMES": "0"},
 			`invalid configuration: WSGATE_MAX_QUEUED_BYTES="65536": want an integer from 131072 to 1073741824; ` +
 				`WSGATE_MAX_QUEUED_FRAMES="0": want an integer from 1 to 65536`},
+		{map[string]string{"WSGATE_CALLBACK_URL": "https://h/prod", "WSGATE_DRAIN_WINDOW": "5"},
+			`invalid configuration: WSGATE_DRAIN_WINDOW="5": want a duration from 0s to 1m, e.g. 5s`},
+		{map[string]string{"WSGATE_CALLBACK_URL": "https://h/prod", "WSGATE_DRAIN_WINDOW": "2m"},
+			`invalid configuration: WSGATE_DRAIN_WINDOW="2m": want a duration from 0s to 1m, e.g. 5s`},
 	}
 	for _, tt := range tests {
 		if _, err := FromEnv(env(tt.env)); err == nil || err.Error() != tt.want {

@@ -2,8 +2,11 @@ package integration_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,19 +107,39 @@ type panicky struct {
 
 func (p *panicky) Explode() { panic("unexpected state") }
 
-// On shutdown the health check turns 503, the listener closes, and queued pushes are
-// delivered before Serve returns.
-func TestGracefulShutdownDrainsPushes(t *testing.T) {
+// On shutdown Serve runs Unready while the listener still accepts, then closes it, then runs
+// the steps in order: queued pushes are delivered before Serve returns.
+func TestServeShutsDownInOrder(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := integration.NewHandler(integration.Config{Runtime: s.rt})
+	url := "http://" + ln.Addr().String()
+	var events []string
+	sd := integration.Shutdown{
+		Timeout: 5 * time.Second,
+		Unready: func() {
+			resp, err := http.Get(url + integration.PathHealth)
+			if err != nil {
+				events = append(events, "unready: "+err.Error())
+				return
+			}
+			resp.Body.Close()
+			events = append(events, fmt.Sprintf("unready: healthz %d", resp.StatusCode))
+		},
+		Steps: []func(context.Context) error{
+			func(ctx context.Context) error { events = append(events, "flush"); return s.srv.Flush(ctx) },
+			func(context.Context) error { events = append(events, "second step"); return nil },
+		},
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- integration.Serve(ctx, ln, h, 5*time.Second, s.rt.Drain, s.push.Close) }()
-	url := "http://" + ln.Addr().String()
+	// Any http.Handler: here the server's handler inside a wrapper that adds a route.
+	mux := http.NewServeMux()
+	mux.Handle("/", s.srv.Handler())
+	mux.HandleFunc("GET /extra", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "extra") })
+	go func() { done <- integration.Serve(ctx, ln, mux, sd) }()
 	for i := range 20 {
 		id := "c" + string(rune('a'+i))
 		resp, err := http.Post(url+integration.PathMessage, "application/json",
@@ -126,19 +149,46 @@ func TestGracefulShutdownDrainsPushes(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	resp, err := http.Get(url + "/extra")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || string(b) != "extra" {
+		t.Errorf("GET /extra = %d %q", resp.StatusCode, b)
+	}
+	resp.Body.Close()
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	if want := []string{"unready: healthz 200", "flush", "second step"}; !slices.Equal(events, want) {
+		t.Errorf("shutdown ran %q, want %q", events, want)
+	}
 	if got := s.sink.Accepted(); got != 20 {
 		t.Errorf("pushes delivered before exit = %d, want 20", got)
-	}
-	rec := httptestRecorder()
-	h.ServeHTTP(rec, httpGet(integration.PathHealth))
-	if rec.Code != http.StatusServiceUnavailable || rec.Body.String() != `{"status":"draining"}` {
-		t.Errorf("healthz while draining = %d %s", rec.Code, rec.Body)
 	}
 	if _, err := http.Post(url+integration.PathMessage, "application/json", strings.NewReader(`{}`)); err == nil {
 		t.Error("listener still accepts after shutdown")
 	}
+}
+
+// SetDraining turns /healthz to 503 for load balancers; the endpoints keep working.
+func TestHealthDraining(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	h := s.srv.Handler().(*integration.Handler)
+	for _, tt := range []struct {
+		drain bool
+		code  int
+		body  string
+	}{{false, 200, `{"status":"ok"}`}, {true, 503, `{"status":"draining"}`}} {
+		if tt.drain {
+			h.SetDraining()
+		}
+		rec := httptestRecorder()
+		h.ServeHTTP(rec, httpGet(integration.PathHealth))
+		if rec.Code != tt.code || rec.Body.String() != tt.body {
+			t.Errorf("healthz (draining %v) = %d %s, want %d %s", tt.drain, rec.Code, rec.Body, tt.code, tt.body)
+		}
+	}
+	s.send("c1", `{"callType":"request_vm","vmId":"HelloWorldVM","vmArgs":"{}"}`)
 }

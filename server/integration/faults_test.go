@@ -26,10 +26,10 @@ func TestGoneDisposesTheConnection(t *testing.T) {
 	s.expect("A1=", r(`{\"Messages_add\":{\"Id\":1714557600000,\"UserId\":\"member1\",\"UserName\":\"user1\",\"Date\":\"2024-05-01T10:00:00+00:00\",\"Text\":\"hi\"}}`))
 	s.expect("A1=", r(`{\"Users_remove\":\"member2\"}`))
 	s.quiet("A1=", "B1=")
-	if n := s.rt.Sessions(); n != 1 {
+	if n := s.srv.Stats().Sessions; n != 1 {
 		t.Errorf("sessions = %d, want 1 (B forgotten)", n)
 	}
-	if st := s.push.Stats(); st.Gone != 1 {
+	if st := s.srv.Stats().Push; st.Gone != 1 {
 		t.Errorf("stats %+v, want one gone", st)
 	}
 }
@@ -50,7 +50,7 @@ func TestThrottledPushesArriveInOrder(t *testing.T) {
 		`{"callType":"response_vm","vmId":"HelloWorldVM","data":"{\"FullName\":\"D World\"}"}`,
 	)
 	s.quiet(conn)
-	if st := s.push.Stats(); st.Retried != 4 || st.Sent != 5 || st.Failed != 0 {
+	if st := s.srv.Stats().Push; st.Retried != 4 || st.Sent != 5 || st.Failed != 0 {
 		t.Errorf("stats %+v, want 4 retries, 5 sent", st)
 	}
 }
@@ -79,19 +79,19 @@ func TestUnknownConnectionIsClosed(t *testing.T) {
 	if !slices.Equal(closed, []string{"D1=", "U1="}) {
 		t.Errorf("closed %q, want [D1= U1=]", closed)
 	}
-	if st := s.push.Stats(); st.Closed != 2 || st.Failed != 0 {
+	if st := s.srv.Stats().Push; st.Closed != 2 || st.Failed != 0 {
 		t.Errorf("stats %+v, want 2 closed, none failed", st)
 	}
 	// The closed connections cost nothing; the two that requested keep their sessions until
 	// $disconnect.
-	if n := s.rt.Sessions(); n != 2 {
+	if n := s.srv.Stats().Sessions; n != 2 {
 		t.Errorf("sessions = %d, want 2", n)
 	}
 	for _, c := range []string{conn, "F1="} {
 		s.post("/api/dotnetify/vm/disconnect", `{"connectionId":"`+c+`"}`)
 	}
 	s.settle()
-	if n := s.rt.Sessions(); n != 0 {
+	if n := s.srv.Stats().Sessions; n != 0 {
 		t.Errorf("sessions after $disconnect = %d, want 0", n)
 	}
 }

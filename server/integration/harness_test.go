@@ -14,20 +14,22 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/wsgate/wsgate/contract"
 	"github.com/wsgate/wsgate/examples/viewmodels"
 	"github.com/wsgate/wsgate/internal/clientlog"
+	"github.com/wsgate/wsgate/internal/sink"
+	"github.com/wsgate/wsgate/server"
+	"github.com/wsgate/wsgate/server/config"
 	"github.com/wsgate/wsgate/server/integration"
-	"github.com/wsgate/wsgate/server/push"
-	"github.com/wsgate/wsgate/server/sink"
 	"github.com/wsgate/wsgate/server/vm"
 )
 
-// stack is the server wired to a SigV4-verifying @connections sink, as in production.
+// stack is the server, built by server.New as in production, pushing to a SigV4-verifying
+// @connections sink.
 type stack struct {
 	t      *testing.T
 	sink   *sink.Sink
-	push   *push.Client
-	rt     *vm.Runtime
+	srv    *server.Server
 	server *httptest.Server
 	seen   map[string]int // frames already checked, per connection
 }
@@ -35,9 +37,8 @@ type stack struct {
 type stackOptions struct {
 	secret   string
 	register func(*vm.Registry) error
-	push     func(*push.Config)
-	logger   *slog.Logger     // the handler's; default: discarded
-	now      func() time.Time // the handler's log rate-limit clock; default: one interval later at each call, so every refusal is logged
+	logger   *slog.Logger     // the server's; default: discarded
+	now      func() time.Time // the log rate-limit clock; default: one interval later at each call, so every refusal is logged
 }
 
 func newStack(t *testing.T, opts stackOptions) *stack {
@@ -60,24 +61,6 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 			t.Fatal(err)
 		}
 	}
-	s := &stack{t: t, sink: sk, seen: map[string]int{}}
-	cfg := push.Config{
-		CallbackURL: sk.URL,
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKIAWSGATELOCAL00000", "wsgate-local-secret", ""),
-		BaseBackoff: time.Millisecond,
-		MaxBackoff:  5 * time.Millisecond,
-		Logger:      slog.New(slog.DiscardHandler),
-		OnGone:      func(id string) { s.rt.Disconnect(id) },
-	}
-	if opts.push != nil {
-		opts.push(&cfg)
-	}
-	s.push, err = push.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.rt = vm.New(vm.Config{Registry: reg, Sender: s.push, Closer: s.push})
 	logger := opts.logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -93,13 +76,25 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 			return t0
 		}
 	}
-	s.server = httptest.NewServer(integration.NewHandler(integration.Config{Runtime: s.rt, Secret: opts.secret, Logger: logger, Now: now}))
+	srv, err := server.New(server.Config{
+		Settings:    config.Config{CallbackURL: sk.URL, Region: contract.DefaultLocalRegion, IntegrationSecret: opts.secret},
+		Registry:    reg,
+		Credentials: credentials.NewStaticCredentialsProvider(contract.DefaultLocalAccessKeyID, contract.DefaultLocalSecretAccessKey, ""),
+		Logger:      logger,
+		BaseBackoff: time.Millisecond,
+		MaxBackoff:  5 * time.Millisecond,
+		Clock:       now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{t: t, sink: sk, srv: srv, seen: map[string]int{}}
+	s.server = httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
 		s.server.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = s.rt.Close(ctx)
-		_ = s.push.Close(ctx)
+		_ = srv.Close(ctx)
 	})
 	return s
 }
@@ -135,7 +130,7 @@ func (s *stack) settle() {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.rt.Drain(ctx); err != nil {
+	if err := s.srv.Flush(ctx); err != nil {
 		s.t.Fatal(err)
 	}
 }
@@ -165,7 +160,7 @@ func (s *stack) quiet(connIDs ...string) {
 	s.settle()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.push.Flush(ctx); err != nil {
+	if err := s.srv.Flush(ctx); err != nil {
 		s.t.Fatal(err)
 	}
 	for _, id := range connIDs {

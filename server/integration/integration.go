@@ -179,10 +179,31 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	}{msg})
 }
 
-// Serve runs h on ln until ctx ends (for example on SIGTERM), then shuts down gracefully:
-// /healthz turns 503, the listener closes, in-flight requests finish, and each drain step
-// (typically the runtime's Drain, then the push client's Close) runs, all within timeout.
-func Serve(ctx context.Context, ln net.Listener, h *Handler, timeout time.Duration, drains ...func(context.Context) error) error {
+// Shutdown says how Serve stops once its context ends.
+type Shutdown struct {
+	// Unready runs first, while the listener still accepts: it makes the health check fail
+	// (Handler.SetDraining) and returns once load balancers had time to see that, so they
+	// stop sending work before connections are refused. Optional.
+	Unready func()
+	// Timeout bounds everything after Unready: closing the listener, finishing the requests
+	// in flight, and the Steps. Default: 25 s.
+	Timeout time.Duration
+	// Steps run in order once the listener is closed (typically the runtime's Drain, then the
+	// push client's Flush and Close). Every step runs even when an earlier one failed.
+	Steps []func(context.Context) error
+}
+
+// defaultShutdownTimeout fits in ECS's 30 s between SIGTERM and SIGKILL.
+const defaultShutdownTimeout = 25 * time.Second
+
+// Serve runs h on ln until ctx ends (for example on SIGTERM), then shuts down gracefully as
+// sd says: Unready (the health check turns 503 and stays so for the drain window), then the
+// listener closes, in-flight requests finish, and each step runs, all within sd.Timeout. h
+// is any handler (a Handler, or one wrapping it), so Serve also serves routes of the caller.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, sd Shutdown) error {
+	if sd.Timeout <= 0 {
+		sd.Timeout = defaultShutdownTimeout
+	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -191,15 +212,17 @@ func Serve(ctx context.Context, ln net.Listener, h *Handler, timeout time.Durati
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	h.SetDraining()
-	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	if sd.Unready != nil {
+		sd.Unready()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), sd.Timeout)
 	defer cancel()
 	errs := []error{}
 	if err := srv.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 	}
-	for _, d := range drains {
-		if err := d(sctx); err != nil {
+	for _, step := range sd.Steps {
+		if err := step(sctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -29,7 +29,7 @@ func TestHelloWorldTranscript(t *testing.T) {
 		t.Fatalf("$disconnect: %d %q", status, body)
 	}
 	s.settle()
-	if n := s.rt.Sessions(); n != 0 {
+	if n := s.srv.Stats().Sessions; n != 0 {
 		t.Errorf("sessions after disconnect = %d, want 0", n)
 	}
 }
@@ -114,7 +114,7 @@ func TestLiveChartTranscript(t *testing.T) {
 	// After disposal the timer stops: once the queue is empty, no new frames appear.
 	ctx, cancel := contextWithTimeout()
 	defer cancel()
-	if err := s.push.Flush(ctx); err != nil {
+	if err := s.srv.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	n := len(s.sink.Frames(conn))

@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/wsgate/wsgate/internal/sink"
 	"github.com/wsgate/wsgate/server/push"
-	"github.com/wsgate/wsgate/server/sink"
 )
 
 func newClient(t *testing.T, sk *sink.Sink, mod func(*push.Config)) *push.Client {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsgate/wsgate/server/sink"
+	"github.com/wsgate/wsgate/internal/sink"
 )
 
 var binary string
@@ -61,7 +61,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 	cmd.Env = []string{
 		"WSGATE_CALLBACK_URL=" + sk.URL, "WSGATE_LISTEN_ADDR=" + addr, "WSGATE_LOG_LEVEL=warn",
 		"AWS_ACCESS_KEY_ID=AKIAWSGATELOCAL00000", "AWS_SECRET_ACCESS_KEY=wsgate-local-secret",
-		"AWS_EC2_METADATA_DISABLED=true", "HOME=" + t.TempDir(),
+		"AWS_EC2_METADATA_DISABLED=true", "HOME=" + t.TempDir(), "WSGATE_DRAIN_WINDOW=0s",
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package benchmarks
+package serverbench
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 // Each benchmark runs its comparison at a fixed size per b.N round and reports the ratio as
 // a metric; TestMain prints the last result of each as a "name ratio=…" line. Run with
 //
-//	go test -run '^$' -bench . -benchtime 1x ./server/benchmarks
+//	go test -run '^$' -bench . -benchtime 1x ./bench/serverbench
 var (
 	mu      sync.Mutex
 	results = map[string]Result{}

@@ -1,9 +1,9 @@
-// Package benchmarks measures the server against baselines run in the same process and
+// Package serverbench measures the server against baselines run in the same process and
 // reports ratios, so the numbers mean the same on any machine: CPU per push against a bare
 // SigV4-signed request (and against the AWS SDK's PostToConnection), HelloWorld update
 // throughput at the integration endpoint against a no-op net/http handler, and memory per
-// idle session. `go test -bench . ./server/benchmarks` and `wsgate bench` use it.
-package benchmarks
+// idle session. `go test -bench . ./bench/serverbench` and `wsgate bench` use it.
+package serverbench
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package benchmarks
+package serverbench
 
 import (
 	"context"

@@ -39,8 +39,8 @@ const DefaultShutdownTimeout = 20 * time.Second
 // Config configures a Server.
 type Config struct {
 	// Settings are the WSGATE_* settings (config.FromEnv reads them). CallbackURL is
-	// required; a zero limit takes the runtime's or push client's default, and a zero
-	// DrainWindow closes the listener at once on shutdown.
+	// required; an empty Region is "us-east-1", a zero limit takes the runtime's or push
+	// client's default, and a zero DrainWindow closes the listener at once on shutdown.
 	Settings config.Config
 	// Registry holds the view-model types. Required.
 	Registry *vm.Registry
@@ -96,6 +96,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Settings.Region == "" {
+		cfg.Settings.Region = "us-east-1"
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout

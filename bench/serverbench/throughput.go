@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -13,9 +14,10 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/examples/viewmodels"
+	"github.com/wsgate/wsgate/server"
+	"github.com/wsgate/wsgate/server/config"
 	"github.com/wsgate/wsgate/server/integration"
 	"github.com/wsgate/wsgate/server/protocol"
-	"github.com/wsgate/wsgate/server/push"
 	"github.com/wsgate/wsgate/server/vm"
 )
 
@@ -24,20 +26,22 @@ import (
 // finished before the clock stops) with a no-op net/http handler that reads the same bodies,
 // both over loopback HTTP from `clients` concurrent senders. Goal: ≥ 0.5.
 func HelloWorldThroughput(requests, clients int) (Result, error) {
-	pc, err := push.New(push.Config{
-		CallbackURL: "https://abc123.execute-api.us-east-1.amazonaws.com/prod", Region: "us-east-1",
-		Credentials: benchKeys, HTTPClient: &http.Client{Transport: &okTransport{}}, Concurrency: 8,
-	})
-	if err != nil {
-		return Result{}, err
-	}
-	defer pc.Close(context.Background())
 	reg := vm.NewRegistry()
 	if err := viewmodels.Register(reg, viewmodels.Options{}); err != nil {
 		return Result{}, err
 	}
-	rt := vm.New(vm.Config{Registry: reg, Sender: pc})
-	app := httptest.NewServer(integration.NewHandler(integration.Config{Runtime: rt}))
+	srv, err := server.New(server.Config{
+		Settings:    config.Config{CallbackURL: offlineURL, Region: "us-east-1", PushConcurrency: 8},
+		Registry:    reg,
+		Credentials: benchKeys,
+		HTTPClient:  &http.Client{Transport: &okTransport{}},
+		Logger:      slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	defer srv.Close(context.Background())
+	app := httptest.NewServer(srv.Handler())
 	defer app.Close()
 	noop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -55,10 +59,7 @@ func HelloWorldThroughput(requests, clients int) (Result, error) {
 	settle := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := rt.Drain(ctx); err != nil {
-			return err
-		}
-		return pc.Flush(ctx)
+		return srv.Flush(ctx)
 	}
 	if err := settle(); err != nil {
 		return Result{}, err
@@ -131,6 +132,9 @@ func postJSON(client *http.Client, url, body string) error {
 	return nil
 }
 
+// IdleSessionBytes measures the runtime alone, on purpose: the push client's pool and
+// buffers would blur the bytes a session costs.
+//
 // IdleSessionBytes measures heap bytes per idle connection holding one HelloWorld view model
 // (runtime session, view model, store registration) at the given number of sessions,
 // against the 2 KiB budget. Goal: ≤ 1.

@@ -23,8 +23,8 @@ import (
 	"github.com/wsgate/wsgate/examples/viewmodels"
 	"github.com/wsgate/wsgate/localgateway"
 	"github.com/wsgate/wsgate/localgateway/cfn"
-	"github.com/wsgate/wsgate/server/integration"
-	"github.com/wsgate/wsgate/server/push"
+	"github.com/wsgate/wsgate/server"
+	"github.com/wsgate/wsgate/server/config"
 	"github.com/wsgate/wsgate/server/vm"
 )
 
@@ -127,18 +127,16 @@ func startStack(t *testing.T, template []byte) *stack {
 	if err := viewmodels.Register(reg, viewmodels.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	var rt *vm.Runtime
-	pusher, err := push.New(push.Config{
-		CallbackURL: callbackURL, Region: creds.Region,
+	srv, err := server.New(server.Config{
+		Settings:    config.Config{CallbackURL: callbackURL, Region: creds.Region},
+		Registry:    reg,
 		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
 		Logger:      slog.New(slog.DiscardHandler),
-		OnGone:      func(id string) { rt.Disconnect(id) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt = vm.New(vm.Config{Registry: reg, Sender: pusher, Closer: pusher, Logger: slog.New(slog.DiscardHandler)})
-	rec := &recorder{next: integration.NewHandler(integration.Config{Runtime: rt, Logger: slog.New(slog.DiscardHandler)})}
+	rec := &recorder{next: srv.Handler()}
 	app := httptest.NewUnstartedServer(rec)
 	app.Listener.Close()
 	app.Listener = serverLn
@@ -150,8 +148,7 @@ func startStack(t *testing.T, template []byte) *stack {
 		_ = gw.Shutdown(ctx)
 		_ = gwSrv.Close()
 		app.Close()
-		_ = rt.Close(ctx)
-		_ = pusher.Close(ctx)
+		_ = srv.Close(ctx)
 	})
 	return &stack{t: t, api: apis[0], ws: wsURL, rec: rec}
 }

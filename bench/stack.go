@@ -47,7 +47,11 @@ type stack struct {
 	transports []*http.Transport // of every push client made, closed at the end
 }
 
-// serverProc is one life of the integration server.
+// serverProc is one life of the integration server. Unlike the tests and the other
+// benchmarks it is wired by hand rather than by server.New, on purpose: the fan-out
+// scenario swaps the push client under the running runtime (a paced one, same sessions)
+// and the load scenario counts the frames the view models produced before the push client
+// sees them, and server.New hides both seams.
 type serverProc struct {
 	rt     *vm.Runtime
 	pusher *switchSender

@@ -1,6 +1,8 @@
 // Command wsgate's CDK app: `cdk deploy` creates the WsgateStack, the
-// WebSocket API with the wsgate server on ECS Fargate. The stack is
-// environment-agnostic, so `cdk synth` needs no AWS account.
+// WebSocket API with the wsgate server on ECS Fargate running the demo
+// server (./server/cmd/wsgate-server), named the way any app names its own
+// main package. The stack is environment-agnostic, so `cdk synth` needs no
+// AWS account.
 //
 // Context values (cdk.json or `cdk deploy -c key=value`):
 //
@@ -34,7 +36,7 @@ func main() {
 
 // serviceProps reads the app's context values.
 func serviceProps(app awscdk.App) (*wsgate.RealtimeServiceProps, error) {
-	props := &wsgate.RealtimeServiceProps{}
+	props := &wsgate.RealtimeServiceProps{ServerPackage: jsii.String(wsgate.DemoServerPackage)}
 	if v, ok := app.Node().TryGetContext(jsii.String("wsgate:stageName")).(string); ok {
 		props.StageName = jsii.String(v)
 	}

@@ -40,6 +40,11 @@ func TestServicePropsFromContext(t *testing.T) {
 			if *props.ConfigureAccountCloudWatchRole != c.role {
 				t.Errorf("account role = %v, want %v", *props.ConfigureAccountCloudWatchRole, c.role)
 			}
+			// The demo server is named like any app's own package, not
+			// left to the library's default.
+			if props.ServerPackage == nil || *props.ServerPackage != "./server/cmd/wsgate-server" || props.SourceDir != nil {
+				t.Errorf("server package = %v, source dir = %v; want ./server/cmd/wsgate-server in the working directory's module", props.ServerPackage, props.SourceDir)
+			}
 		})
 	}
 }

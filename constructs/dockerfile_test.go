@@ -41,32 +41,71 @@ func dockerfileBuildCommand(t *testing.T, dockerfile string) string {
 }
 
 // runBuildCommand runs the Dockerfile's build command in root for
-// linux/arch, with the binary going to out instead of /out.
-func runBuildCommand(t *testing.T, root, cmdline, arch, out string) {
+// linux/arch and the given build arguments, with the binary going to out
+// instead of /out.
+func runBuildCommand(t *testing.T, root, cmdline, arch, out string, args map[string]string) {
 	t.Helper()
 	cmd := exec.Command("sh", "-c", strings.ReplaceAll(cmdline, "/out/", out+"/"))
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "TARGETOS=linux", "TARGETARCH="+arch)
+	cmd.Env = append(os.Environ(), "TARGETOS=linux", "TARGETARCH="+arch, "GOPROXY=off")
+	for k, v := range args {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", cmdline, err, b)
 	}
 }
 
-// stagedContext synthesizes a RealtimeService with the default image and
-// returns the staged build context: exactly what `cdk deploy` hands to
-// docker build.
-func stagedContext(t *testing.T) string {
+// imageAsset is the server image asset as the cloud assembly's manifest
+// describes it to `cdk deploy`.
+type imageAsset struct {
+	// Dir is the asset's staged directory, absolute: the build context.
+	Dir        string
+	DockerFile string            `json:"dockerFile"`
+	BuildArgs  map[string]string `json:"dockerBuildArgs"`
+	Platform   string            `json:"platform"`
+}
+
+// synthImage synthesizes a RealtimeService with props in a stack "Test" and
+// returns its image asset: exactly what `cdk deploy` hands to docker build.
+func synthImage(t *testing.T, props *wsgate.RealtimeServiceProps) imageAsset {
 	t.Helper()
 	out := t.TempDir()
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
 	stack := awscdk.NewStack(app, jsii.String("Test"), nil)
-	wsgate.NewRealtimeService(stack, jsii.String("Realtime"), nil)
+	wsgate.NewRealtimeService(stack, jsii.String("Realtime"), props)
 	app.Synth(nil)
-	dirs, _ := filepath.Glob(filepath.Join(out, "asset.*", "server", "Dockerfile"))
-	if len(dirs) != 1 {
-		t.Fatalf("want one staged server image context in %s, got %v", out, dirs)
+	data, err := os.ReadFile(filepath.Join(out, "Test.assets.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return filepath.Dir(filepath.Dir(dirs[0]))
+	var manifest struct {
+		DockerImages map[string]struct {
+			Source struct {
+				Directory string `json:"directory"`
+				imageAsset
+			} `json:"source"`
+		} `json:"dockerImages"`
+	}
+	if err := json.Unmarshal(data, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	if len(manifest.DockerImages) != 1 {
+		t.Fatalf("want one image asset, got %d", len(manifest.DockerImages))
+	}
+	for _, img := range manifest.DockerImages {
+		a := img.Source.imageAsset
+		a.Dir = filepath.Join(out, img.Source.Directory)
+		return a
+	}
+	return imageAsset{}
+}
+
+// stagedContext synthesizes a RealtimeService with the default image (the
+// demo server) and returns its staged build context.
+func stagedContext(t *testing.T) imageAsset {
+	t.Helper()
+	return synthImage(t, nil)
 }
 
 // TestDockerfileBuildCrossCompiles runs the Dockerfile's build command in
@@ -75,15 +114,20 @@ func stagedContext(t *testing.T) string {
 // executables for the right machine. Building from the staged context also
 // proves the asset's exclusions keep everything the server needs.
 func TestDockerfileBuildCrossCompiles(t *testing.T) {
-	root := stagedContext(t)
-	cmdline := dockerfileBuildCommand(t, filepath.Join(root, "server", "Dockerfile"))
-	if !strings.Contains(cmdline, "CGO_ENABLED=0") || !strings.Contains(cmdline, "-o /out/wsgate-server ./server/cmd/wsgate-server") {
+	asset := stagedContext(t)
+	root := asset.Dir
+	if asset.DockerFile != wsgate.ServerDockerfile || asset.Platform != "linux/arm64" ||
+		len(asset.BuildArgs) != 1 || asset.BuildArgs["SERVER_PACKAGE"] != wsgate.DemoServerPackage {
+		t.Fatalf("image asset = %+v", asset)
+	}
+	cmdline := dockerfileBuildCommand(t, filepath.Join(root, wsgate.ServerDockerfile))
+	if !strings.Contains(cmdline, "CGO_ENABLED=0") || !strings.Contains(cmdline, `-o /out/wsgate-server "$SERVER_PACKAGE"`) {
 		t.Fatalf("unexpected build command %q", cmdline)
 	}
 	for arch, machine := range map[string]elf.Machine{"arm64": elf.EM_AARCH64, "amd64": elf.EM_X86_64} {
 		t.Run(arch, func(t *testing.T) {
 			out := t.TempDir()
-			runBuildCommand(t, root, cmdline, arch, out)
+			runBuildCommand(t, root, cmdline, arch, out, asset.BuildArgs)
 			f, err := elf.Open(filepath.Join(out, "wsgate-server"))
 			if err != nil {
 				t.Fatal(err)
@@ -104,7 +148,7 @@ func TestDockerfileBuildCrossCompiles(t *testing.T) {
 // TestDockerfileFinalImage checks the final stage's promises: scratch, CA
 // certificates, an unprivileged user and the server's port.
 func TestDockerfileFinalImage(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "server", "Dockerfile"))
+	data, err := os.ReadFile("Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,6 +168,11 @@ func TestDockerfileFinalImage(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^FROM --platform=\$BUILDPLATFORM golang:\S+ AS build$`).MatchString(text) {
 		t.Errorf("build stage must run on $BUILDPLATFORM and cross-compile")
 	}
+	// Without a build argument the Dockerfile builds the demo server, so
+	// `docker build -f constructs/Dockerfile .` at the module root works.
+	if !strings.Contains(text, "\nARG SERVER_PACKAGE="+wsgate.DemoServerPackage+"\n") {
+		t.Errorf("the Dockerfile's SERVER_PACKAGE does not default to %s", wsgate.DemoServerPackage)
+	}
 }
 
 // TestDockerfileFinalStageWithBuildah builds the Dockerfile's final stage,
@@ -137,8 +186,9 @@ func TestDockerfileFinalStageWithBuildah(t *testing.T) {
 	if err != nil {
 		t.Fatalf("buildah is required (scripts/install-deps.sh --system installs it): %v", err)
 	}
-	root := stagedContext(t)
-	dockerfile := filepath.Join(root, "server", "Dockerfile")
+	asset := stagedContext(t)
+	root := asset.Dir
+	dockerfile := filepath.Join(root, wsgate.ServerDockerfile)
 	text, err := os.ReadFile(dockerfile)
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +196,7 @@ func TestDockerfileFinalStageWithBuildah(t *testing.T) {
 	final := string(text)[strings.LastIndex(string(text), "\nFROM ")+1:]
 
 	ctx := t.TempDir()
-	runBuildCommand(t, root, dockerfileBuildCommand(t, dockerfile), "arm64", filepath.Join(ctx, "out"))
+	runBuildCommand(t, root, dockerfileBuildCommand(t, dockerfile), "arm64", filepath.Join(ctx, "out"), asset.BuildArgs)
 	certs, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
 	if err != nil {
 		t.Fatalf("the CA bundle the golang image ships (Debian's ca-certificates): %v", err)
@@ -226,7 +276,7 @@ func writeFile(t *testing.T, name string, data []byte) {
 // TestServerUserMatchesDockerfile keeps the task's user the one the server
 // image declares, so the task definition never asks for root.
 func TestServerUserMatchesDockerfile(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", wsgate.ServerDockerfile))
+	data, err := os.ReadFile("Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,6 +287,6 @@ func TestServerUserMatchesDockerfile(t *testing.T) {
 		}
 	}
 	if len(users) == 0 || users[len(users)-1] != wsgate.ServerUser || strings.HasPrefix(wsgate.ServerUser, "0:") {
-		t.Fatalf("server/Dockerfile's final USER is %v, the task's %s", users, wsgate.ServerUser)
+		t.Fatalf("the Dockerfile's final USER is %v, the task's %s", users, wsgate.ServerUser)
 	}
 }

@@ -1,6 +1,7 @@
 package constructs
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"os"
@@ -17,57 +18,64 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// ModulePath is the Go module path of this library; its root directory is
-// the server image's build context.
+// ModulePath is the Go module path of this library.
 const ModulePath = "github.com/wsgate/wsgate"
 
-// ServerDockerfile is the server image's Dockerfile, relative to the build
-// context (the module root).
-const ServerDockerfile = "server/Dockerfile"
+// DemoServerPackage is the main package of this repository's demo server
+// (the examples' view models), relative to the module root. It is what a
+// RealtimeService runs when neither Image nor ServerPackage is given.
+const DemoServerPackage = "./server/cmd/wsgate-server"
 
-// AssetExclude is the server image's build context as docker-ignore
-// patterns: everything is left out except what the server binary is built
-// from, so the asset stays small and its hash (and with it the image) only
-// changes with the server's source. The module root's .dockerignore says
-// the same for a plain `docker build`; when the server starts importing
-// another directory of the module, add it to both.
-var AssetExclude = []string{
-	"*",
-	"!go.mod",
-	"!go.sum",
-	"!server",
-	"!contract",
-	"!internal",
-	"!examples/viewmodels",
-	"**/*_test.go",
-	"**/testdata",
-	"**/*.test",
+// ServerDockerfile is the name of the generated Dockerfile in the server
+// image's build context, next to the copy of the module.
+const ServerDockerfile = "wsgate.Dockerfile"
+
+// BuildArgServerPackage is the build argument that names the main package
+// the Dockerfile builds.
+const BuildArgServerPackage = "SERVER_PACKAGE"
+
+// dockerfile is the server image's Dockerfile, one text for the demo server
+// and for users' packages. It is compiled in, so it is there also when the
+// library is a read-only copy in the Go module cache.
+//
+//go:embed Dockerfile
+var dockerfile []byte
+
+// serverSource is what the server image is built from.
+type serverSource struct {
+	// dir is the root of the Go module that holds pkg.
+	dir string
+	// pkg is the main package, relative to dir, starting with "./".
+	pkg string
+	// demo is set when neither Image nor ServerPackage was given.
+	demo bool
 }
 
-// serverImage builds the server image from dir, for ARM64 (the Dockerfile
-// cross-compiles, so no emulation is needed).
-func serverImage(dir string) awsecs.ContainerImage {
-	return awsecs.ContainerImage_FromAsset(jsii.String(dir), &awsecs.AssetImageProps{
+// serverImage builds the server image from a staged build context, for
+// ARM64 (the Dockerfile cross-compiles, so no emulation is needed). The
+// context's own .dockerignore, if it has one, narrows it further.
+func serverImage(context, pkg string) awsecs.ContainerImage {
+	return awsecs.ContainerImage_FromAsset(jsii.String(context), &awsecs.AssetImageProps{
 		File:       jsii.String(ServerDockerfile),
 		Platform:   awsecrassets.Platform_LINUX_ARM64(),
-		Exclude:    jsii.Strings(AssetExclude...),
+		BuildArgs:  &map[string]*string{BuildArgServerPackage: jsii.String(pkg)},
 		IgnoreMode: awscdk.IgnoreMode_DOCKER,
 	})
 }
 
-// checkSourceDir reports why dir cannot be the server image's build context.
-func checkSourceDir(dir string) error {
-	df := filepath.Join(dir, filepath.FromSlash(ServerDockerfile))
-	if _, err := os.Stat(df); err != nil {
-		return fmt.Errorf("no %s in %s: %w", ServerDockerfile, dir, err)
+// demoSourceError reports why dir cannot build the demo server.
+func demoSourceError(dir string) error {
+	pkg := filepath.Join(dir, filepath.FromSlash(DemoServerPackage))
+	if _, err := os.Stat(pkg); err != nil {
+		return fmt.Errorf("no %s in %s: %w", DemoServerPackage, dir, err)
 	}
 	return nil
 }
 
 // LibrarySourceDir returns the root directory of this module's source, the
-// default build context of the server image. It works when the library is
-// this repository's own code, a `replace` target, or a read-only copy in the
-// Go module cache, also in binaries built with -trimpath. In that order it
+// build context of the demo server. It works when the library is this
+// repository's own code, a `replace` target, or a read-only copy in the Go
+// module cache, also in binaries built with -trimpath. In that order it
 // tries the source path compiled into this package, then the module the
 // build information names (the main module found from the working
 // directory, a replace directory, or the module cache).
@@ -85,7 +93,7 @@ func LibrarySourceDir() (string, error) {
 func findSourceDir(callerFile string, info *debug.BuildInfo, cwd string, modCache func() (string, error)) (string, error) {
 	var tried []string
 	try := func(dir, how string) bool {
-		if err := checkSourceDir(dir); err != nil {
+		if err := demoSourceError(dir); err != nil {
 			tried = append(tried, how+": "+err.Error())
 			return false
 		}
@@ -104,8 +112,8 @@ func findSourceDir(callerFile string, info *debug.BuildInfo, cwd string, modCach
 	} else if try(dir, how) {
 		return dir, nil
 	}
-	return "", fmt.Errorf("wsgate: cannot find the server source (%s), tried:\n  - %s\nfix: set RealtimeServiceProps.SourceDir to a checkout of %s, or Image to a prebuilt image",
-		ServerDockerfile, strings.Join(tried, "\n  - "), ModulePath)
+	return "", fmt.Errorf("wsgate: cannot find the demo server's source (%s of %s), tried:\n  - %s\nfix: set RealtimeServiceProps.ServerPackage to your own main package, or Image to a prebuilt image",
+		DemoServerPackage, ModulePath, strings.Join(tried, "\n  - "))
 }
 
 // moduleDirFromBuildInfo finds this module's directory from the binary's
@@ -158,6 +166,19 @@ func findModuleRoot(dir, modPath string) (string, error) {
 	}
 }
 
+// findEnclosingModule walks up from dir to the nearest go.mod, as the go
+// command finds the main module.
+func findEnclosingModule(dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		if info, err := os.Stat(filepath.Join(d, "go.mod")); err == nil && info.Mode().IsRegular() {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod in %s or its parents", dir)
+		}
+	}
+}
+
 // declaresModule reports whether a go.mod text declares module modPath.
 func declaresModule(gomod, modPath string) bool {
 	for _, line := range strings.Split(gomod, "\n") {
@@ -194,4 +215,27 @@ func escapeModulePath(p string) string {
 		}
 	}
 	return filepath.FromSlash(b.String())
+}
+
+// DemoServerWarning is the id of the synth warning a RealtimeService adds
+// when it falls back to the demo server; acknowledge it with
+// awscdk.Annotations_Of(service).AcknowledgeWarning when that is intended.
+const DemoServerWarning = "@wsgate/constructs:demoServer"
+
+// buildImage stages the build context of source in the cloud assembly and
+// returns the image asset built from it.
+func (r *RealtimeService) buildImage(source serverSource) awsecs.ContainerImage {
+	if source.demo {
+		awscdk.Annotations_Of(r).AddWarningV2(jsii.String(DemoServerWarning), jsii.String(
+			"no Image or ServerPackage given, so this service runs wsgate's demo server (the example view models, "+
+				DemoServerPackage+" of "+ModulePath+"); set ServerPackage to your own main package, such as \"./cmd/counter\", or Image to a prebuilt image"))
+	}
+	outdir, err := filepath.Abs(*awscdk.Stage_Of(r).Outdir())
+	if err == nil {
+		dst := filepath.Join(outdir, "wsgate-server."+*r.Node().Addr())
+		if err = stageContext(source, dst, outdir); err == nil {
+			return serverImage(dst, source.pkg)
+		}
+	}
+	panic(fmt.Errorf("wsgate: %s: staging the server image's build context: %w", *r.Node().Path(), err))
 }

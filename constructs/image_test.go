@@ -8,16 +8,14 @@ import (
 	"testing"
 )
 
-// writeModule creates a module root holding go.mod and server/Dockerfile.
+// writeModule creates a module root holding go.mod and the demo server's
+// package directory.
 func writeModule(t *testing.T, dir, modPath string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Join(dir, "server"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, filepath.FromSlash(DemoServerPackage)), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module "+modPath+"\n\ngo 1.26\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "server", "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -89,10 +87,10 @@ func TestFindSourceDirReportsEverythingTried(t *testing.T) {
 	}
 	_, err := findSourceDir(ModulePath+"/constructs/image.go", info, "/", func() (string, error) { return cache, nil })
 	dir := filepath.Join(cache, "github.com/wsgate/wsgate@v1.2.3")
-	want := `wsgate: cannot find the server source (server/Dockerfile), tried:
+	want := `wsgate: cannot find the demo server's source (./server/cmd/wsgate-server of github.com/wsgate/wsgate), tried:
   - compiled source path: "github.com/wsgate/wsgate/constructs/image.go" is not absolute (built with -trimpath)
-  - module cache: no server/Dockerfile in ` + dir + `: stat ` + dir + `/server/Dockerfile: no such file or directory
-fix: set RealtimeServiceProps.SourceDir to a checkout of github.com/wsgate/wsgate, or Image to a prebuilt image`
+  - module cache: no ./server/cmd/wsgate-server in ` + dir + `: stat ` + dir + `/server/cmd/wsgate-server: no such file or directory
+fix: set RealtimeServiceProps.ServerPackage to your own main package, or Image to a prebuilt image`
 	if err == nil || err.Error() != want {
 		t.Fatalf("error:\n%v\nwant:\n%s", err, want)
 	}

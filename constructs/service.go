@@ -2,6 +2,7 @@ package constructs
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -67,14 +68,31 @@ type RealtimeServiceProps struct {
 	// Default: a new cluster with Container Insights in Vpc.
 	Cluster awsecs.ICluster
 	// Image is the server image, for example
-	// awsecs.ContainerImage_FromRegistry(...). Give Image or SourceDir, not
-	// both. It must be an ARM64 (linux/arm64) image.
-	// Default: built at deploy time from SourceDir.
+	// awsecs.ContainerImage_FromRegistry(...). Give Image, or
+	// ServerPackage and SourceDir, not both. It must be an ARM64
+	// (linux/arm64) image.
+	// Default: built at deploy time from ServerPackage in SourceDir.
 	Image awsecs.ContainerImage
-	// SourceDir is the build context of the server image: a directory
-	// holding server/Dockerfile (a checkout of the wsgate module or a
-	// fork). Relative paths resolve against the working directory.
-	// Default: this library's own source (see LibrarySourceDir).
+	// ServerPackage is the main package the server image is built from,
+	// relative to SourceDir and starting with "./", for example
+	// "./cmd/counter": a package main whose main registers your view models
+	// and calls server.Main. The library supplies the Dockerfile: synth
+	// stages a copy of the module (without .git, cdk.out, node_modules,
+	// testdata, .cache, the root's bin, tests, nested modules and go.work),
+	// the directories its replace directives point at, and the Dockerfile
+	// into the cloud assembly, and `cdk deploy` builds it there.
+	// Default: "./server/cmd/wsgate-server" when SourceDir is given (a
+	// checkout of this module); when neither ServerPackage, SourceDir nor
+	// Image is given, this library's demo server (its example view models),
+	// built from the library's own source, with a synth warning that names
+	// the fix: for your own stack, always set ServerPackage or Image.
+	ServerPackage *string
+	// SourceDir is the root of the Go module that holds ServerPackage (the
+	// directory with its go.mod). Relative paths resolve against the
+	// working directory.
+	// Default: the module holding the working directory (the nearest go.mod
+	// at or above it) when ServerPackage is given, else this library's own
+	// source (see LibrarySourceDir).
 	SourceDir *string
 	// ContainerPort is the port the server listens on.
 	// Default: 8080.
@@ -168,12 +186,12 @@ func NewRealtimeService(scope constructs.Construct, id *string, props *RealtimeS
 	var p problems
 	p.checkApiOptions(&props.ApiOptions)
 	p.checkService(props)
-	sourceDir := p.checkImage(props)
+	source := p.checkImage(props)
 	p.check("RealtimeService", scope, id)
 
 	this := &RealtimeService{}
 	constructs.NewConstruct_Override(this, scope, id)
-	this.build(props, sourceDir)
+	this.build(props, source)
 	return this
 }
 
@@ -183,7 +201,7 @@ func (r *RealtimeService) WebSocketUrl() *string { return r.Api.WebSocketUrl() }
 // CallbackUrl is the stage's connection URL the server pushes to.
 func (r *RealtimeService) CallbackUrl() *string { return r.Api.CallbackUrl() }
 
-func (r *RealtimeService) build(props *RealtimeServiceProps, sourceDir string) {
+func (r *RealtimeService) build(props *RealtimeServiceProps, source serverSource) {
 	containerPort := orNumber(props.ContainerPort, DefaultContainerPort)
 	listenerPort := orNumber(props.ListenerPort, DefaultListenerPort)
 	r.buildNetwork(props)
@@ -196,7 +214,7 @@ func (r *RealtimeService) build(props *RealtimeServiceProps, sourceDir string) {
 	})
 	r.Image = props.Image
 	if r.Image == nil {
-		r.Image = serverImage(sourceDir)
+		r.Image = r.buildImage(source)
 	}
 	r.buildTask(props, containerPort)
 	r.buildService(props, containerPort)
@@ -487,28 +505,63 @@ func (p *problems) checkHealthyPercent(props *RealtimeServiceProps) {
 	}
 }
 
-// checkImage validates the image source and returns the build context of
-// the default image ("" when Image is given).
-func (p *problems) checkImage(props *RealtimeServiceProps) string {
+// checkImage validates the image source and returns what the default
+// image is built from (nothing when Image is given).
+func (p *problems) checkImage(props *RealtimeServiceProps) serverSource {
 	if props.Image != nil {
 		if props.SourceDir != nil {
 			p.addf("Image and SourceDir: got both (SourceDir %s); allowed: one of them; fix: remove SourceDir to use Image, or remove Image to build from SourceDir", quote(props.SourceDir))
 		}
-		return ""
+		if props.ServerPackage != nil {
+			p.addf("Image and ServerPackage: got both (ServerPackage %s); allowed: one of them; fix: remove ServerPackage to use Image, or remove Image to build ServerPackage", quote(props.ServerPackage))
+		}
+		return serverSource{}
 	}
-	if props.SourceDir != nil {
-		dir, err := filepath.Abs(*props.SourceDir)
+	if props.SourceDir == nil && props.ServerPackage == nil {
+		dir, err := LibrarySourceDir()
+		if err != nil {
+			p.addf("Image and ServerPackage: got neither, and %v", err)
+		}
+		return serverSource{dir: dir, pkg: DemoServerPackage, demo: true}
+	}
+	src := serverSource{pkg: *orString(props.ServerPackage, DemoServerPackage)}
+	if !p.checkSourceDir(props, &src) {
+		return src
+	}
+	if allowed, fix, bad := serverPackageError(src.dir, src.pkg); bad {
+		p.add("ServerPackage", quote(props.ServerPackage), allowed, fix)
+	}
+	for _, msg := range replaceProblems(src.dir) {
+		p.add("SourceDir", fmt.Sprintf("%q (module root)", src.dir), "a module whose replace directives point at directories holding a go.mod",
+			msg+": correct the directive, or vendor the dependencies (`go mod vendor`)")
+	}
+	return src
+}
+
+// checkSourceDir sets src.dir to the module root the image is built from,
+// and reports whether there is one.
+func (p *problems) checkSourceDir(props *RealtimeServiceProps, src *serverSource) bool {
+	if props.SourceDir == nil {
+		cwd, err := os.Getwd()
 		if err == nil {
-			err = checkSourceDir(dir)
+			src.dir, err = findEnclosingModule(cwd)
 		}
 		if err != nil {
-			p.add("SourceDir", quote(props.SourceDir), "a directory holding "+ServerDockerfile+" (a checkout of "+ModulePath+")", "point SourceDir at the module root, or leave it unset to build from this library's source ("+err.Error()+")")
+			p.add("ServerPackage", quote(props.ServerPackage)+" without SourceDir", "a package of the Go module that holds the working directory",
+				"run the CDK app from inside your module, or set SourceDir to its root ("+err.Error()+")")
+			return false
 		}
-		return dir
+		return true
 	}
-	dir, err := LibrarySourceDir()
+	dir, err := filepath.Abs(*props.SourceDir)
+	if err == nil {
+		err = moduleDirError(dir)
+	}
 	if err != nil {
-		p.addf("Image and SourceDir: got neither, and %v", err)
+		p.add("SourceDir", quote(props.SourceDir), "the root directory of a Go module (holding go.mod)",
+			"point SourceDir at the module root, or leave it unset for the module of the working directory ("+err.Error()+")")
+		return false
 	}
-	return dir
+	src.dir = dir
+	return true
 }

@@ -269,7 +269,7 @@ func TestTaskIsArm64WithCallbackUrlAndRegion(t *testing.T) {
 	if c["ReadonlyRootFilesystem"] != true {
 		t.Errorf("root filesystem is writable")
 	}
-	// The server image's user (server/Dockerfile), also for a custom image
+	// The server image's user (constructs/Dockerfile), also for a custom image
 	// that would run as root, and no Linux capabilities.
 	if c["User"] != "65534:65534" {
 		t.Errorf("container user = %v, want 65534:65534 (not root)", c["User"])

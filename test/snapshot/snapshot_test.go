@@ -77,7 +77,10 @@ func wsgateStack(t *testing.T) (assertions.Template, map[string]any) {
 		}
 		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out), Context: &ctx})
 		s := wsgate.NewRealtimeStack(app, jsii.String(wsgate.StackName), &wsgate.RealtimeStackProps{
-			Service: &wsgate.RealtimeServiceProps{ApiOptions: wsgate.ApiOptions{ConfigureAccountCloudWatchRole: jsii.Bool(true)}},
+			Service: &wsgate.RealtimeServiceProps{
+				ApiOptions:    wsgate.ApiOptions{ConfigureAccountCloudWatchRole: jsii.Bool(true)},
+				ServerPackage: jsii.String(wsgate.DemoServerPackage),
+			},
 		})
 		stackTpl = assertions.Template_FromStack(s, nil)
 		stackJSON = *stackTpl.ToJSON()

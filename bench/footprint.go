@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/bench/serverbench"
+	"github.com/wsgate/wsgate/contract"
 )
 
 // FootprintOptions configure Footprint.
@@ -176,7 +177,7 @@ import (
 
 func main() {
 	http.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
-	if err := http.ListenAndServe(os.Getenv("WSGATE_LISTEN_ADDR"), nil); err != nil {
+	if err := http.ListenAndServe(os.Getenv(contract.EnvListenAddr), nil); err != nil {
 		os.Exit(1)
 	}
 }
@@ -246,7 +247,7 @@ func startOnce(ctx context.Context, bin string) (time.Duration, int64, error) {
 // could reach AWS.
 func serverEnv(listen, callback string) []string {
 	return []string{
-		"WSGATE_LISTEN_ADDR=" + listen, "WSGATE_CALLBACK_URL=" + callback, "WSGATE_LOG_LEVEL=error",
+		contract.EnvListenAddr + "=" + listen, contract.EnvCallbackURL + "=" + callback, contract.EnvLogLevel + "=error",
 		"AWS_ACCESS_KEY_ID=" + localAccessKey, "AWS_SECRET_ACCESS_KEY=" + localSecretKey, "AWS_REGION=" + localRegion,
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(),

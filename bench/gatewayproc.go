@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wsgate/wsgate/contract"
 	"github.com/wsgate/wsgate/localgateway/cfn"
 )
 
@@ -52,7 +53,7 @@ func startGatewayProc(command []string, backend string) (*gatewayProc, string, s
 		args = append(args, "--secret", id+"="+v)
 	}
 	g := &gatewayProc{cmd: exec.Command(command[0], args...), dir: dir}
-	g.cmd.Env = append(os.Environ(), "WSGATE_LOCAL_ACCESS_KEY_ID="+localAccessKey, "WSGATE_LOCAL_SECRET_ACCESS_KEY="+localSecretKey, "WSGATE_LOCAL_REGION="+localRegion)
+	g.cmd.Env = append(os.Environ(), contract.EnvLocalAccessKeyID+"="+localAccessKey, contract.EnvLocalSecretAccessKey+"="+localSecretKey, contract.EnvLocalRegion+"="+localRegion)
 	out, err := g.cmd.StdoutPipe()
 	if err != nil {
 		os.RemoveAll(dir)

@@ -16,19 +16,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 
 	"github.com/wsgate/wsgate/bench/serverbench"
+	"github.com/wsgate/wsgate/contract"
 	"github.com/wsgate/wsgate/server/protocol"
 	"github.com/wsgate/wsgate/server/push"
 )
 
 // Local credentials every scenario signs with (the local gateway's defaults).
 const (
-	localAccessKey = "AKIAWSGATELOCAL00000"
-	localSecretKey = "wsgate-local-secret"
+	localAccessKey = contract.DefaultLocalAccessKeyID
+	localSecretKey = contract.DefaultLocalSecretAccessKey
 	// localIntegrationSecret stands in for the integration secret the stack
 	// generates in Secrets Manager: the gateway sends it, the server
 	// requires it.
 	localIntegrationSecret = "wsgate-bench-integration-secret"
-	localRegion            = "us-east-1"
+	localRegion            = contract.DefaultLocalRegion
 )
 
 // PushCostOptions configure PushCost.

@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wsgate/wsgate/contract"
 	"github.com/wsgate/wsgate/internal/serial"
 	"github.com/wsgate/wsgate/localgateway/cfn"
 	"github.com/wsgate/wsgate/localgateway/sigv4"
@@ -50,15 +51,16 @@ const (
 	DefaultMaxPendingBytes = 8 * MaxMessageSize
 )
 
-// Local credentials: environment names and defaults.
+// Local credentials: environment names and defaults (package contract holds them, so the
+// server, the CLI and the benchmarks agree).
 const (
-	EnvAccessKeyID     = "WSGATE_LOCAL_ACCESS_KEY_ID"
-	EnvSecretAccessKey = "WSGATE_LOCAL_SECRET_ACCESS_KEY"
-	EnvRegion          = "WSGATE_LOCAL_REGION"
+	EnvAccessKeyID     = contract.EnvLocalAccessKeyID
+	EnvSecretAccessKey = contract.EnvLocalSecretAccessKey
+	EnvRegion          = contract.EnvLocalRegion
 
-	DefaultAccessKeyID     = "AKIAWSGATELOCAL00000"
-	DefaultSecretAccessKey = "wsgate-local-secret"
-	DefaultRegion          = "us-east-1"
+	DefaultAccessKeyID     = contract.DefaultLocalAccessKeyID
+	DefaultSecretAccessKey = contract.DefaultLocalSecretAccessKey
+	DefaultRegion          = contract.DefaultLocalRegion
 )
 
 // Credentials are the access key @connections callers must sign with.

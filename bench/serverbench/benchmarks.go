@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 
+	"github.com/wsgate/wsgate/contract"
 	"github.com/wsgate/wsgate/server/push"
 )
 
@@ -47,7 +48,7 @@ func result(name string, value, baseline float64, unit, goal string) Result {
 
 var (
 	frame     = []byte(`{"callType":"response_vm","vmId":"HelloWorldVM","data":"{\"FirstName\":\"Hello\",\"LastName\":\"World\",\"FullName\":\"Hello World\"}"}`)
-	benchKeys = credentials.NewStaticCredentialsProvider("AKIAWSGATELOCAL00000", "wsgate-local-secret", "")
+	benchKeys = credentials.NewStaticCredentialsProvider(contract.DefaultLocalAccessKeyID, contract.DefaultLocalSecretAccessKey, "")
 )
 
 // okTransport answers 200 without a network, so a run measures the client's own CPU.

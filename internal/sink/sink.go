@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/wsgate/wsgate/contract"
 	"github.com/wsgate/wsgate/localgateway/sigv4"
 )
 
@@ -24,7 +25,7 @@ type Config struct {
 	// Region is the SigV4 region. Default: "us-east-1".
 	Region string
 	// AccessKeyID and SecretAccessKey are the only credentials accepted.
-	// Defaults: the local gateway's AKIAWSGATELOCAL00000 / wsgate-local-secret.
+	// Defaults: the local gateway's (contract.DefaultLocalAccessKeyID and …SecretAccessKey).
 	AccessKeyID, SecretAccessKey string
 	// Discard keeps counts only, not frames (for benchmarks).
 	Discard bool
@@ -58,7 +59,7 @@ func Start(cfg Config) (*Sink, error) {
 		cfg.Region = "us-east-1"
 	}
 	if cfg.AccessKeyID == "" {
-		cfg.AccessKeyID, cfg.SecretAccessKey = "AKIAWSGATELOCAL00000", "wsgate-local-secret"
+		cfg.AccessKeyID, cfg.SecretAccessKey = contract.DefaultLocalAccessKeyID, contract.DefaultLocalSecretAccessKey
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -19,7 +19,13 @@ import (
 func TestAwsSolutionsChecks(t *testing.T) {
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
 	s := wsgate.NewRealtimeStack(app, jsii.String(wsgate.StackName), &wsgate.RealtimeStackProps{
-		Service: &wsgate.RealtimeServiceProps{ApiOptions: wsgate.ApiOptions{ConfigureAccountCloudWatchRole: jsii.Bool(true)}},
+		// As app.go builds it: the demo server named as any app names its
+		// own main package (this module is nested, so SourceDir is given).
+		Service: &wsgate.RealtimeServiceProps{
+			ApiOptions:    wsgate.ApiOptions{ConfigureAccountCloudWatchRole: jsii.Bool(true)},
+			SourceDir:     jsii.String("../.."),
+			ServerPackage: jsii.String(wsgate.DemoServerPackage),
+		},
 	})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	annotations := assertions.Annotations_FromStack(s)

@@ -1,9 +1,12 @@
 // Package reuse checks that another CDK app can import the construct
-// library from a read-only copy (as the Go module cache holds it) and still
-// get the server image built from the library's own source.
+// library from a read-only copy (as the Go module cache holds it) and get
+// the server image built: the demo server from the library's own source by
+// default, or the app's own main package (ServerPackage), whose module
+// requires the library through a replace to that read-only copy.
 package reuse
 
 import (
+	"debug/elf"
 	"encoding/json"
 	"io/fs"
 	"os"
@@ -20,6 +23,8 @@ var libraryPaths = []string{"go.mod", "go.sum", ".dockerignore", "constructs", "
 const appMain = `package main
 
 import (
+	"os"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
@@ -29,8 +34,36 @@ import (
 func main() {
 	defer jsii.Close()
 	app := awscdk.NewApp(nil)
-	wsgate.NewRealtimeStack(app, jsii.String("ReuseStack"), nil)
+	props := &wsgate.RealtimeServiceProps{}
+	if pkg := os.Getenv("REUSE_SERVER_PACKAGE"); pkg != "" {
+		props.ServerPackage = jsii.String(pkg)
+	}
+	wsgate.NewRealtimeStack(app, jsii.String("ReuseStack"), &wsgate.RealtimeStackProps{Service: props})
 	app.Synth(nil)
+}
+`
+
+// counterMain is the app's own server: one view model and server.Main.
+const counterMain = `package main
+
+import (
+	"github.com/wsgate/wsgate/server"
+	"github.com/wsgate/wsgate/server/vm"
+)
+
+type Counter struct {
+	vm.Base
+	Count int
+}
+
+func NewCounter(*vm.Request) (*Counter, error) { return &Counter{}, nil }
+
+func (c *Counter) Increment() { c.Count++ }
+
+func main() {
+	reg := vm.NewRegistry()
+	vm.MustRegister(reg, "CounterVM", NewCounter, vm.Commands("Increment"))
+	server.Main(reg)
 }
 `
 
@@ -101,19 +134,24 @@ func writeApp(t *testing.T, root, app, lib string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range map[string][]byte{"go.mod": []byte(mod), "go.sum": sums, "main.go": []byte(appMain)} {
+	for name, data := range map[string][]byte{"go.mod": []byte(mod), "go.sum": sums, "main.go": []byte(appMain), "cmd/counter/main.go": []byte(counterMain)} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(app, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(app, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
-// TestAppOutsideTheRepositoryBuildsTheDefaultImage builds a consumer app
-// the usual way (the library finds its source from the compiled path) and
-// with -trimpath (it finds it from the build information).
-func TestAppOutsideTheRepositoryBuildsTheDefaultImage(t *testing.T) {
+// libraryAndApp writes a read-only copy of the library and an app that
+// requires it through a relative replace, as users write it (the library
+// must resolve its directory from the build, not from the working
+// directory). It returns the temporary base directory and the app's.
+func libraryAndApp(t *testing.T) (base, app string) {
+	t.Helper()
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
-	base := t.TempDir()
+	base = t.TempDir()
 	lib, app := filepath.Join(base, "lib"), filepath.Join(base, "app")
 	for _, p := range libraryPaths {
 		copyTree(t, filepath.Join(root, p), filepath.Join(lib, p))
@@ -122,35 +160,121 @@ func TestAppOutsideTheRepositoryBuildsTheDefaultImage(t *testing.T) {
 	if err := os.MkdirAll(app, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// A relative replace, as users write it; the library must resolve its
-	// directory from the build, not from the working directory.
 	writeApp(t, root, app, "../lib")
+	return base, app
+}
 
+// synth builds the app with flags and runs it in its directory with env,
+// writing the cloud assembly to out.
+func synth(t *testing.T, app, bin, out string, flags, env []string) {
+	t.Helper()
+	build := exec.Command("go", append(append([]string{"build"}, flags...), "-o", bin, ".")...)
+	build.Dir = app
+	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	run := exec.Command(bin)
+	run.Dir = app
+	run.Env = append(append(os.Environ(), "CDK_OUTDIR="+out, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1"), env...)
+	if b, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("synth: %v\n%s", err, b)
+	}
+}
+
+// TestAppOutsideTheRepositoryBuildsTheDefaultImage builds a consumer app
+// without ServerPackage the usual way (the library finds its source from
+// the compiled path) and with -trimpath (it finds it from the build
+// information): the image is the demo server, built from the library.
+func TestAppOutsideTheRepositoryBuildsTheDefaultImage(t *testing.T) {
+	base, app := libraryAndApp(t)
 	for name, flags := range map[string][]string{"default": nil, "trimpath": {"-trimpath"}} {
 		t.Run(name, func(t *testing.T) {
-			bin := filepath.Join(base, "app-"+name)
-			build := exec.Command("go", append(append([]string{"build"}, flags...), "-o", bin, ".")...)
-			build.Dir = app
-			build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
-			if out, err := build.CombinedOutput(); err != nil {
-				t.Fatalf("go build: %v\n%s", err, out)
-			}
 			out := filepath.Join(base, "cdk.out-"+name)
-			run := exec.Command(bin)
-			run.Dir = app
-			run.Env = append(os.Environ(), "CDK_OUTDIR="+out, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1")
-			if b, err := run.CombinedOutput(); err != nil {
-				t.Fatalf("synth: %v\n%s", err, b)
+			synth(t, app, filepath.Join(base, "app-"+name), out, flags, nil)
+			dir := checkImageAsset(t, out, "./server/cmd/wsgate-server")
+			for _, want := range []string{"go.mod", "go.sum", "server/cmd/wsgate-server/main.go", "examples/viewmodels"} {
+				if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
+					t.Errorf("asset lacks %s: %v", want, err)
+				}
 			}
-			checkImageAsset(t, out)
+			// The library's .dockerignore keeps the rest of it out.
+			for _, unwanted := range []string{"constructs", "node_modules", "cdk.out", "test", "examples/web", ".git", "internal/stacktemplate", "server/cmd/wsgate-server/main_test.go"} {
+				if _, err := os.Stat(filepath.Join(dir, unwanted)); err == nil {
+					t.Errorf("asset holds %s", unwanted)
+				}
+			}
 		})
 	}
 }
 
-// checkImageAsset checks the synthesized server image asset: an ARM64
-// build of server/Dockerfile whose staged directory holds the Dockerfile,
-// the server source and the module files, and nothing else of the module.
-func checkImageAsset(t *testing.T, out string) {
+// TestAppOutsideTheRepositoryBuildsItsOwnPackage synthesizes the app with
+// ServerPackage "./cmd/counter" (SourceDir left out: the module of the
+// working directory), checks the asset is the app's module with the
+// read-only library copied in, and runs the Dockerfile's build there.
+func TestAppOutsideTheRepositoryBuildsItsOwnPackage(t *testing.T) {
+	base, app := libraryAndApp(t)
+	out := filepath.Join(base, "cdk.out")
+	synth(t, app, filepath.Join(base, "app"+".bin"), out, nil, []string{"REUSE_SERVER_PACKAGE=./cmd/counter"})
+	dir := checkImageAsset(t, out, "./cmd/counter")
+	gomod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(gomod), "module example.com/reuseapp\n") ||
+		!strings.Contains(string(gomod), "\nreplace github.com/wsgate/wsgate => ./_wsgate/replace/0\n") {
+		t.Errorf("staged go.mod:\n%s", gomod)
+	}
+	for _, want := range []string{"go.sum", "main.go", "cmd/counter/main.go", "_wsgate/replace/0/go.mod", "_wsgate/replace/0/server/main.go"} {
+		if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
+			t.Errorf("asset lacks %s: %v", want, err)
+		}
+	}
+
+	bin := t.TempDir()
+	cmd := exec.Command("sh", "-c", strings.ReplaceAll(dockerfileBuildCommand(t, filepath.Join(dir, "wsgate.Dockerfile")), "/out/", bin+"/"))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TARGETOS=linux", "TARGETARCH=arm64", "SERVER_PACKAGE=./cmd/counter", "GOPROXY=off")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the image's go build: %v\n%s", err, b)
+	}
+	f, err := elf.Open(filepath.Join(bin, "wsgate-server"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 {
+		t.Errorf("machine = %v, want arm64", f.Machine)
+	}
+}
+
+// dockerfileBuildCommand returns the shell command of the Dockerfile's RUN
+// instruction that runs `go build`, without its --mount options.
+func dockerfileBuildCommand(t *testing.T, dockerfile string) string {
+	t.Helper()
+	data, err := os.ReadFile(dockerfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.ReplaceAll(string(data), "\\\n", " "), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || fields[0] != "RUN" || !strings.Contains(line, "go build") {
+			continue
+		}
+		fields = fields[1:]
+		for len(fields) > 0 && strings.HasPrefix(fields[0], "--") {
+			fields = fields[1:]
+		}
+		return strings.Join(fields, " ")
+	}
+	t.Fatalf("%s has no RUN … go build instruction", dockerfile)
+	return ""
+}
+
+// checkImageAsset checks the synthesized server image asset, an ARM64
+// build of the library's Dockerfile for pkg, and returns its staged
+// directory.
+func checkImageAsset(t *testing.T, out, pkg string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(out, "ReuseStack.assets.json"))
 	if err != nil {
@@ -159,9 +283,10 @@ func checkImageAsset(t *testing.T, out string) {
 	var manifest struct {
 		DockerImages map[string]struct {
 			Source struct {
-				Directory  string `json:"directory"`
-				DockerFile string `json:"dockerFile"`
-				Platform   string `json:"platform"`
+				Directory  string            `json:"directory"`
+				DockerFile string            `json:"dockerFile"`
+				Platform   string            `json:"platform"`
+				BuildArgs  map[string]string `json:"dockerBuildArgs"`
 			} `json:"source"`
 		} `json:"dockerImages"`
 	}
@@ -172,19 +297,15 @@ func checkImageAsset(t *testing.T, out string) {
 		t.Fatalf("want one image asset, got %d", len(manifest.DockerImages))
 	}
 	for _, img := range manifest.DockerImages {
-		if img.Source.DockerFile != "server/Dockerfile" || img.Source.Platform != "linux/arm64" {
-			t.Errorf("image source = %+v", img.Source)
+		src := img.Source
+		if src.DockerFile != "wsgate.Dockerfile" || src.Platform != "linux/arm64" || len(src.BuildArgs) != 1 || src.BuildArgs["SERVER_PACKAGE"] != pkg {
+			t.Errorf("image source = %+v", src)
 		}
-		dir := filepath.Join(out, img.Source.Directory)
-		for _, want := range []string{"server/Dockerfile", "go.mod", "go.sum", "server/cmd/wsgate-server/main.go", "examples/viewmodels"} {
-			if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
-				t.Errorf("asset lacks %s: %v", want, err)
-			}
+		dir := filepath.Join(out, src.Directory)
+		if _, err := os.Stat(filepath.Join(dir, "wsgate.Dockerfile")); err != nil {
+			t.Errorf("asset lacks the Dockerfile: %v", err)
 		}
-		for _, unwanted := range []string{"constructs", "node_modules", "cdk.out", "test", "examples/web", ".git", "server/cmd/wsgate-server/main_test.go"} {
-			if _, err := os.Stat(filepath.Join(dir, unwanted)); err == nil {
-				t.Errorf("asset holds %s", unwanted)
-			}
-		}
+		return dir
 	}
+	return ""
 }

@@ -15,7 +15,9 @@
 //     POST /api/dotnetify/vm/disconnect), reached over the internet or
 //     privately through a VPC link.
 //   - [NewRealtimeService]: the API plus the wsgate server on Fargate, the
-//     task role allowed to call this stage's @connections API only.
+//     task role allowed to call this stage's @connections API only. The
+//     image is built from your own main package
+//     ([RealtimeServiceProps].ServerPackage) with the library's Dockerfile.
 //   - [NewRealtimeStack]: a stack holding one RealtimeService and outputs
 //     for its WebSocket and callback URLs (what `cdk deploy` creates for
 //     this repository).

@@ -111,7 +111,8 @@ func ExampleWebSocketApi_GrantManageConnections() {
 }
 
 // The API plus the wsgate server on Fargate, here with a prebuilt image
-// (leave Image unset to build this library's server from source).
+// (or set ServerPackage, such as "./cmd/counter", to build your own main
+// package from your module).
 func ExampleNewRealtimeService() {
 	app := exampleApp()
 	stack := awscdk.NewStack(app, jsii.String("Realtime"), nil)
@@ -134,7 +135,10 @@ func ExampleNewRealtimeStack() {
 	app := exampleApp()
 
 	s := wsgate.NewRealtimeStack(app, jsii.String(wsgate.StackName), &wsgate.RealtimeStackProps{
-		Service: &wsgate.RealtimeServiceProps{ApiOptions: wsgate.ApiOptions{ConfigureAccountCloudWatchRole: jsii.Bool(true)}},
+		Service: &wsgate.RealtimeServiceProps{
+			ApiOptions:    wsgate.ApiOptions{ConfigureAccountCloudWatchRole: jsii.Bool(true)},
+			ServerPackage: jsii.String(wsgate.DemoServerPackage), // relative to the working directory's module
+		},
 	})
 
 	fmt.Println(*s.StackName())

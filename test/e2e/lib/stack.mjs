@@ -2,7 +2,8 @@
 // integration server, each on its own free port, with the same contracts as
 // docs/architecture.md (template, stage, credentials, env vars).
 
-import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Proc, binary, freePort, repoRoot, waitForHealthy } from "./processes.mjs";
 
@@ -32,22 +33,47 @@ export function defaultTemplate() {
   return { path: file, stage: process.env.WSGATE_E2E_STAGE };
 }
 
-function templateArgs({ path: file, stage }) {
+function templateArgs({ path: file, stage }, secret) {
   if (!existsSync(file)) {
     throw new Error(`${file} is missing: synthesize the stack first (npx cdk synth) or set WSGATE_E2E_TEMPLATE`);
   }
-  return ["--template", file, ...(stage ? ["--stage", stage] : [])];
+  const secrets = secretIds(file).flatMap((id) => ["--secret", `${id}=${secret}`]);
+  return ["--template", file, ...(stage ? ["--stage", stage] : []), ...secrets];
+}
+
+/**
+ * The logical ids of the Secrets Manager secrets a JSON template's dynamic
+ * references name ({{resolve:secretsmanager:…}}, joined with a Ref as CDK
+ * writes it): the gateway needs a value for each, as CloudFormation would
+ * resolve them. A YAML template (dotNetify's) has none.
+ */
+export function secretIds(file) {
+  if (!file.endsWith(".json")) return [];
+  const ids = new Set();
+  const walk = (v) => {
+    if (Array.isArray(v)) {
+      v.forEach((item, i) => {
+        const next = v[i + 1];
+        if (typeof item === "string" && item.endsWith("{{resolve:secretsmanager:") && next?.Ref) ids.add(next.Ref);
+        walk(item);
+      });
+    } else if (v && typeof v === "object") {
+      Object.values(v).forEach(walk);
+    }
+  };
+  walk(JSON.parse(readFileSync(file, "utf8")));
+  return [...ids];
 }
 
 /**
  * Starts `wsgate gateway` on addr (127.0.0.1:0 = any free port) in front of
  * backend, and resolves once it has printed its URLs.
  */
-export async function startGateway({ backend, addr = "127.0.0.1:0", template = defaultTemplate(), env = {} }) {
+export async function startGateway({ backend, addr = "127.0.0.1:0", template = defaultTemplate(), secret, env = {} }) {
   const proc = new Proc(
     "gateway",
     binary("wsgate"),
-    ["gateway", ...templateArgs(template), "--backend", backend, "--addr", addr],
+    ["gateway", ...templateArgs(template, secret), "--backend", backend, "--addr", addr],
     env,
   );
   try {
@@ -83,12 +109,17 @@ export async function startServer({ port, callbackUrl, env = {} }) {
  * restart either process on the same address, which is what a client sees
  * when a gateway or a server task is replaced.
  */
-export async function startStack({ template = defaultTemplate(), serverEnv = {} } = {}) {
+export async function startStack({ template = defaultTemplate(), serverEnv: env = {} } = {}) {
+  // The integration secret, as CloudFormation and ECS would hand it to the
+  // integrations and the server: the server requires it whenever the
+  // template's integrations send one.
+  const secret = randomBytes(18).toString("base64url");
+  const serverEnv = secretIds(template.path).length > 0 ? { WSGATE_INTEGRATION_SECRET: secret, ...env } : env;
   // Both ports are picked outside the kernel's ephemeral range, so a
   // restarted process gets its address back (see freePort).
   const serverPort = await freePort();
   const backend = `http://127.0.0.1:${serverPort}`;
-  const gateway = await startGateway({ backend, template, addr: `127.0.0.1:${await freePort()}` });
+  const gateway = await startGateway({ backend, template, secret, addr: `127.0.0.1:${await freePort()}` });
   let server;
   try {
     server = await startServer({ port: serverPort, callbackUrl: gateway.callbackUrl, env: serverEnv });
@@ -138,7 +169,7 @@ export async function startStack({ template = defaultTemplate(), serverEnv = {} 
 
     /** Starts a new gateway on the address of the first one. */
     async startGatewayAgain() {
-      stack.gateway = await startGateway({ backend, addr: gateway.addr, template });
+      stack.gateway = await startGateway({ backend, addr: gateway.addr, template, secret });
     },
 
     /** Stops the gateway and starts a new one on the same address. */

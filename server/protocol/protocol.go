@@ -37,6 +37,13 @@ type Message struct {
 	VMArgs json.RawMessage
 	// Value is the decoded content of the value string of an update_vm (raw JSON object).
 	Value json.RawMessage
+	// Args are what the runtime applies, in the client's order: for a request_vm the keys of
+	// vmArgs' $vmArg object (without $vmArg, vmArgs' other keys, as in dotNetify), for an
+	// update_vm the keys of value. $headers is never among them.
+	Args []Arg
+	// Headers are the $headers object of a request_vm's vmArgs or of an update_vm's value,
+	// each value as text; nil when the message carries none.
+	Headers map[string]string
 }
 
 // IntegrationRequest is the body API Gateway posts to the integration endpoints.
@@ -231,9 +238,13 @@ func message(msg *level) (*Message, error) {
 	}
 	switch m.CallType {
 	case CallRequestVM:
-		m.VMArgs, err = embeddedObject("payload.vmArgs", msg.raw[keyVMArgs], true)
+		if m.VMArgs, err = embeddedObject("payload.vmArgs", msg.raw[keyVMArgs], true); err == nil {
+			m.Args, m.Headers, err = requestArgs(m.VMArgs)
+		}
 	case CallUpdateVM:
-		m.Value, err = embeddedObject("payload.value", msg.raw[keyValue], false)
+		if m.Value, err = embeddedObject("payload.value", msg.raw[keyValue], false); err == nil {
+			m.Args, m.Headers = takeHeaders(members(m.Value))
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -295,6 +306,10 @@ func isAbsent(raw json.RawMessage) bool {
 
 func kind(raw json.RawMessage) string {
 	switch raw[0] {
+	case '"':
+		return "a string"
+	case 'n':
+		return "null"
 	case '{':
 		return "an object"
 	case '[':

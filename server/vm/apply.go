@@ -15,29 +15,29 @@ import (
 // unresolved updates, so nothing else is reachable by name.
 func (rt *Runtime) apply(in *instance, c Caller, e entry) error {
 	ctx := in.callCtx(c)
-	if !strings.Contains(e.key, ".") {
-		if cmd, ok := in.info.commands[e.key]; ok {
-			return cmd.invoke(ctx, in.rv, e.value)
+	if !strings.Contains(e.Key, ".") {
+		if cmd, ok := in.info.commands[e.Key]; ok {
+			return cmd.invoke(ctx, in.rv, e.Value)
 		}
-		i, ok := in.info.byName[e.key]
+		i, ok := in.info.byName[e.Key]
 		if !ok || !in.info.props[i].writable {
-			rt.log.Debug("ignored update of an undeclared name", "vmId", in.vmID, "name", clip(e.key))
+			rt.log.Debug("ignored update of an undeclared name", "vmId", in.vmID, "name", clip(e.Key))
 			return nil
 		}
 		p := &in.info.props[i]
-		v, err := coerce(e.value, p.typ)
+		v, err := coerce(e.Value, p.typ)
 		if err != nil {
-			return &Exception{Type: "FormatException", Message: fmt.Sprintf("%s: %v", e.key, err)}
+			return &Exception{Type: "FormatException", Message: fmt.Sprintf("%s: %v", e.Key, err)}
 		}
 		assignWritable(in.rv.Elem().Field(p.index), v)
-		in.base().record(change{key: e.key})
-		return in.afterSet(ctx, e.key)
+		in.base().record(change{key: e.Key})
+		return in.afterSet(ctx, e.Key)
 	}
 	ok, err := rt.setPath(in, e)
 	if err != nil || !ok {
 		return err
 	}
-	return in.afterSet(ctx, e.key)
+	return in.afterSet(ctx, e.Key)
 }
 
 func (in *instance) afterSet(ctx context.Context, name string) error {
@@ -50,7 +50,7 @@ func (in *instance) afterSet(ctx context.Context, name string) error {
 // setPath handles "Prop.Field…" (Prop tagged write, each field tagged write) and
 // "List.$key.Field" (through ListItemGetter; the item's fields tagged write).
 func (rt *Runtime) setPath(in *instance, e entry) (bool, error) {
-	segs := strings.Split(e.key, ".")
+	segs := strings.Split(e.Key, ".")
 	i, ok := in.info.byName[segs[0]]
 	if !ok {
 		return false, nil
@@ -97,9 +97,9 @@ func (rt *Runtime) setPath(in *instance, e entry) (bool, error) {
 		if !fv.CanSet() {
 			return false, nil
 		}
-		v, err := coerce(e.value, f.Type)
+		v, err := coerce(e.Value, f.Type)
 		if err != nil {
-			return false, &Exception{Type: "FormatException", Message: fmt.Sprintf("%s: %v", e.key, err)}
+			return false, &Exception{Type: "FormatException", Message: fmt.Sprintf("%s: %v", e.Key, err)}
 		}
 		assignWritable(fv, v)
 		return true, nil

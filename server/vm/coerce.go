@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wsgate/wsgate/server/protocol"
 )
 
 // coerce converts a JSON value from the client to t, following dotNetify's rules: strings
@@ -101,93 +103,6 @@ func short(raw json.RawMessage) string {
 	return string(raw)
 }
 
-// entry is one key of an update_vm value, in the order the client sent them.
-type entry struct {
-	key   string
-	value json.RawMessage
-}
-
-// orderedEntries splits a JSON object into its keys in document order. It validates the
-// whole object first, then slices it without decoding values (the decoder's token API costs
-// more than the rest of an update).
-func orderedEntries(obj json.RawMessage) ([]entry, error) {
-	if !json.Valid(obj) {
-		return nil, fmt.Errorf("not valid JSON")
-	}
-	i := skipSpace(obj, 0)
-	if i >= len(obj) || obj[i] != '{' {
-		return nil, fmt.Errorf("not a JSON object")
-	}
-	i = skipSpace(obj, i+1)
-	var out []entry
-	for obj[i] != '}' {
-		end := scanString(obj, i)
-		key, err := decodeKey(obj[i:end])
-		if err != nil {
-			return nil, err
-		}
-		i = skipSpace(obj, skipSpace(obj, end)+1) // past the colon
-		vend := scanValue(obj, i)
-		out = append(out, entry{key: key, value: obj[i:vend]})
-		i = skipSpace(obj, vend)
-		if obj[i] == ',' {
-			i = skipSpace(obj, i+1)
-		}
-	}
-	return out, nil
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// scanString returns the index just past the string starting at b[i] (a quote).
-func scanString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return i
-}
-
-// scanValue returns the index just past the (valid) JSON value starting at b[i].
-func scanValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return scanString(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i = scanString(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return i
-	default:
-		for i < len(b) && !strings.ContainsRune(",}] \t\r\n", rune(b[i])) {
-			i++
-		}
-		return i
-	}
-}
-
-func decodeKey(raw []byte) (string, error) {
-	if s, ok := scalarText(raw); ok {
-		return s, nil
-	}
-	return "", fmt.Errorf("bad key %s", short(raw))
-}
+// entry is one key of an update_vm's value or a request_vm's arguments, in the order the
+// client sent them (package protocol splits them).
+type entry = protocol.Arg

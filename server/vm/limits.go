@@ -85,8 +85,20 @@ func (cfg *Config) setDefaults() {
 // the closure, the queue slot), so that many tiny messages count too.
 const messageOverhead = 256
 
+// argOverhead is what each parsed argument and header of a queued message holds besides
+// its key's bytes (the key's and the value's headers, a map slot): a message of many tiny
+// keys holds several times its text once parsed, and the bound must count what is held.
+const argOverhead = 48
+
 func messageCost(m *protocol.Message) int {
-	return len(m.VMID) + len(m.VMArgs) + len(m.Value) + messageOverhead
+	n := len(m.VMID) + len(m.VMArgs) + len(m.Value) + messageOverhead
+	for _, a := range m.Args {
+		n += argOverhead + len(a.Key)
+	}
+	for k, v := range m.Headers {
+		n += argOverhead + len(k) + len(v)
+	}
+	return n
 }
 
 // refuseBacklog closes a connection whose queued messages hold MaxPendingBytes: the

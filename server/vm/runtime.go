@@ -357,13 +357,8 @@ func (rt *Runtime) checkAccess(c Caller, vmID string, t *vmType) error {
 func (rt *Runtime) requestVM(s *session, m *protocol.Message) {
 	conn := s.caller.ConnectionID
 	s.requested = true
-	args, headers, err := splitVMArgs(m.VMArgs)
-	if err != nil {
-		rt.sendException(conn, m.VMID, &Exception{Type: "FormatException", Message: err.Error()})
-		return
-	}
-	if headers != nil {
-		s.caller.Headers = headers
+	if m.Headers != nil {
+		s.caller.Headers = m.Headers
 	}
 	if in := s.find(m.VMID); in != nil {
 		rt.resendState(in, conn)
@@ -373,7 +368,7 @@ func (rt *Runtime) requestVM(s *session, m *protocol.Message) {
 		rt.sendException(conn, m.VMID, errorException(err))
 		return
 	}
-	if _, err := rt.create(s, m.VMID, args, true); err != nil {
+	if _, err := rt.create(s, m.VMID, m.Args, true); err != nil {
 		if err != errReported {
 			rt.sendException(conn, m.VMID, errorException(err))
 		}
@@ -521,7 +516,7 @@ var errReported = &Exception{Type: "Exception", Message: "reported"}
 func (rt *Runtime) initialise(in *instance, c Caller, args []entry) bool {
 	conn := c.ConnectionID
 	for _, e := range args {
-		if !in.guard(func() error { return rt.apply(in, c, e) }, conn, "$vmArg "+e.key) {
+		if !in.guard(func() error { return rt.apply(in, c, e) }, conn, "$vmArg "+e.Key) {
 			return false
 		}
 	}
@@ -655,14 +650,9 @@ func (rt *Runtime) updateVM(s *session, m *protocol.Message) {
 	if rt.closeUnknown(s, m) {
 		return
 	}
-	entries, err := orderedEntries(m.Value)
-	if err != nil {
-		rt.sendException(conn, m.VMID, &Exception{Type: "FormatException", Message: "value: " + err.Error()})
-		return
-	}
-	entries, headers := takeHeaders(entries)
-	if headers != nil {
-		s.caller.Headers = headers
+	entries := m.Args
+	if m.Headers != nil {
+		s.caller.Headers = m.Headers
 	}
 	if len(entries) == 0 {
 		return
@@ -694,10 +684,10 @@ func (rt *Runtime) update(in *instance, c Caller, entries []entry) {
 	conn := c.ConnectionID
 	echo := make(map[string]string, len(entries))
 	for _, e := range entries {
-		echo[e.key], _ = scalarText(e.value)
+		echo[e.Key], _ = scalarText(e.Value)
 	}
 	for _, e := range entries {
-		if !in.guard(func() error { return rt.apply(in, c, e) }, conn, "update "+e.key) {
+		if !in.guard(func() error { return rt.apply(in, c, e) }, conn, "update "+e.Key) {
 			break
 		}
 	}
@@ -814,61 +804,13 @@ func (rt *Runtime) leave(c Caller, in *instance) {
 	in.flush("", nil)
 }
 
-// splitVMArgs separates $vmArg entries and $headers in a request_vm's vmArgs. Without a
-// $vmArg key the other keys are the arguments, as in dotNetify.
-func splitVMArgs(raw json.RawMessage) ([]entry, map[string]string, error) {
-	if len(raw) == 0 {
-		return nil, nil, nil
-	}
-	entries, err := orderedEntries(raw)
-	if err != nil {
-		return nil, nil, fmt.Errorf("vmArgs: %v", err)
-	}
-	entries, headers := takeHeaders(entries)
-	for _, e := range entries {
-		if e.key != "$vmArg" {
-			continue
-		}
-		if string(e.value) == "null" {
-			return nil, headers, nil
-		}
-		args, err := orderedEntries(e.value)
-		if err != nil {
-			return nil, nil, fmt.Errorf("$vmArg must be a JSON object")
-		}
-		return args, headers, nil
-	}
-	return entries, headers, nil
-}
-
-// takeHeaders removes a $headers entry and decodes it into strings.
-func takeHeaders(entries []entry) ([]entry, map[string]string) {
-	var headers map[string]string
-	out := entries[:0:0]
-	for _, e := range entries {
-		if e.key != "$headers" {
-			out = append(out, e)
-			continue
-		}
-		hs, err := orderedEntries(e.value)
-		if err != nil {
-			continue
-		}
-		headers = make(map[string]string, len(hs))
-		for _, h := range hs {
-			headers[h.key], _ = scalarText(h.value)
-		}
-	}
-	return out, headers
-}
-
 func argMap(args []entry) map[string]json.RawMessage {
 	if len(args) == 0 {
 		return nil
 	}
 	m := make(map[string]json.RawMessage, len(args))
 	for _, e := range args {
-		m[e.key] = e.value
+		m[e.Key] = e.Value
 	}
 	return m
 }

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,6 +55,29 @@ type Verifier struct {
 	Service string                                            // "execute-api"
 	Lookup  func(accessKeyID string) (secret string, ok bool) // secret of a known access key id
 	Now     func() time.Time                                  // nil: time.Now
+
+	// last is the signing key derived most recently. Deriving one is four HMACs, a
+	// third of a verification, and every request of a day signed with the same secret
+	// uses the same key, so it is derived once and compared, not trusted: a request with
+	// another secret, day, region or service derives its own.
+	last atomic.Pointer[derivedKey]
+}
+
+// derivedKey is a SigV4 signing key and what it was derived from.
+type derivedKey struct {
+	secret, date, region, service string
+	key                           []byte
+}
+
+// signingKey returns the key for secret and the request's scope, from last when it fits.
+func (v *Verifier) signingKey(secret string, a *authorization) []byte {
+	if k := v.last.Load(); k != nil && k.secret == secret && k.date == a.date && k.region == a.region && k.service == a.service {
+		return k.key
+	}
+	k := &derivedKey{secret: secret, date: a.date, region: a.region, service: a.service}
+	k.key = signingKey(secret, a.date, a.region, a.service)
+	v.last.Store(k)
+	return k.key
 }
 
 // authorization is the parsed Authorization header.
@@ -92,7 +116,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) error {
 	if err != nil {
 		return err
 	}
-	key := signingKey(secret, auth.date, auth.region, auth.service)
+	key := v.signingKey(secret, auth)
 	scope := strings.Join([]string{auth.date, auth.region, auth.service, terminator}, "/")
 	var firstCanonical, firstToSign string
 	// The canonical URI is the path encoded once. The AWS SDKs encode an

@@ -1,6 +1,7 @@
 package sigv4
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -229,4 +230,63 @@ func TestVerifyRefusesSignatureOfOtherPath(t *testing.T) {
 	replay := httptest.NewRequest(http.MethodPost, "http://example.test/prod/@connections/bbb", nil)
 	replay.Header = signed.Header.Clone()
 	wantError(t, v.Verify(replay, nil), TypeInvalidSignature, "The request signature we calculated does not match")
+}
+
+// signedAsServerSees signs a push-shaped @connections POST the way wsgate's push client
+// does and returns it as a server reads it off the wire, with its body.
+func signedAsServerSees(tb testing.TB) (*http.Request, []byte) {
+	tb.Helper()
+	body := []byte(`{"callType":"response_vm","vmId":"HelloWorldVM","data":"{\"FullName\":\"Hello World\"}"}`)
+	hr, err := http.NewRequest(http.MethodPost, "http://127.0.0.1:8080/prod/%40connections/R1kmxc2VNjMCFIA%3D", bytes.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sum := sha256.Sum256(body)
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	if err := signer.SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testKey, SecretAccessKey: testSecret}, hr, hex.EncodeToString(sum[:]), "execute-api", testRegion, signTime); err != nil {
+		tb.Fatal(err)
+	}
+	var wire bytes.Buffer
+	if err := hr.Write(&wire); err != nil {
+		tb.Fatal(err)
+	}
+	r, err := http.ReadRequest(bufio.NewReader(&wire))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r, body
+}
+
+// The signing key is derived once per secret and day, and a request signed on another day
+// still gets its own key: a cached key must never verify a signature made with another.
+func TestVerifyKeepsOneKeyPerDay(t *testing.T) {
+	v := newVerifier()
+	r, body := signedAsServerSees(t)
+	if err := v.Verify(r, body); err != nil {
+		t.Fatalf("first request: %v", err)
+	}
+	if err := v.Verify(r, body); err != nil {
+		t.Fatalf("same request again: %v", err)
+	}
+	// The next day's request, verified the next day.
+	next := signTime.Add(24 * time.Hour)
+	v.Now = func() time.Time { return next.Add(30 * time.Second) }
+	err := send(t, v, request{at: next, body: "x"})
+	if err != nil {
+		t.Fatalf("next day's request: %v", err)
+	}
+	// A wrong secret on the cached day is still refused.
+	v.Now = func() time.Time { return signTime.Add(30 * time.Second) }
+	wantError(t, send(t, v, request{secret: "not-the-secret"}), TypeInvalidSignature, "The request signature we calculated does not match")
+}
+
+func BenchmarkVerify(b *testing.B) {
+	v := newVerifier()
+	r, body := signedAsServerSees(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := v.Verify(r, body); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

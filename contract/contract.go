@@ -27,6 +27,51 @@ const (
 	HeaderUserAgent = "X-Wsgate-User-Agent"
 	// HeaderSecret carries the integration secret the server requires when it has one.
 	HeaderSecret = "X-Wsgate-Secret"
+	// HeaderPrincipal carries the principal $connect's authorizer admitted: a Lambda
+	// authorizer's $context.authorizer.principalId, or with IAM authorization the
+	// caller's $context.identity.userArn. Set on the $connect integration only.
+	HeaderPrincipal = "X-Wsgate-Principal"
+	// HeaderAuthorizerPrefix starts the headers carrying further keys of a Lambda
+	// authorizer's context on $connect: X-Wsgate-Authorizer-<key> holds
+	// $context.authorizer.<key>.
+	HeaderAuthorizerPrefix = "X-Wsgate-Authorizer-"
+)
+
+// The server's metrics, written as CloudWatch Embedded Metric Format records to stdout,
+// which the awslogs driver turns into CloudWatch metrics. The constructs chart and alarm
+// on these names, so the server must emit exactly them.
+const (
+	// MetricNamespace is the CloudWatch namespace of every server metric.
+	MetricNamespace = "Wsgate"
+	// DimensionServiceName is on every server metric; its value comes from EnvServiceName.
+	DimensionServiceName = "ServiceName"
+	// DimensionRoute and DimensionOutcome are added to MetricIntegrationRequests in a
+	// second dimension set (ServiceName, Route, Outcome), next to ServiceName alone.
+	DimensionRoute   = "Route"
+	DimensionOutcome = "Outcome"
+
+	MetricIntegrationRequests = "IntegrationRequests" // Count, per integration request
+	MetricIntegrationLatency  = "IntegrationLatency"  // Milliseconds, per integration request
+	MetricSessions            = "Sessions"            // Count, live connections with a session
+	MetricViewModels          = "ViewModels"          // Count, live view models
+	MetricPushesSent          = "PushesSent"          // Count, frames API Gateway accepted
+	MetricPushesRetried       = "PushesRetried"       // Count, retries after a 429 or 5xx
+	MetricPushesGone          = "PushesGone"          // Count, 410: the client had left
+	MetricPushesFailed        = "PushesFailed"        // Count, frames not delivered after retries
+	MetricPushesDropped       = "PushesDropped"       // Count, frames dropped by a full queue
+	MetricPushLatency         = "PushLatency"         // Milliseconds, queue to accepted
+	MetricPacerWait           = "PacerWait"           // Milliseconds spent waiting on the pacer
+)
+
+// Values of DimensionRoute (API Gateway's route keys) and DimensionOutcome.
+const (
+	RouteConnect    = "$connect"
+	RouteDefault    = "$default"
+	RouteDisconnect = "$disconnect"
+
+	OutcomeOK       = "ok"       // 2xx
+	OutcomeRejected = "rejected" // 4xx: the request was refused
+	OutcomeError    = "error"    // 5xx: the server failed
 )
 
 // The server's environment.
@@ -41,6 +86,8 @@ const (
 	EnvLogLevel          = "WSGATE_LOG_LEVEL"
 	// EnvDrainWindow is how long /healthz answers 503 on SIGTERM before the listener closes.
 	EnvDrainWindow = "WSGATE_DRAIN_WINDOW"
+	// EnvServiceName is the value of the server metrics' ServiceName dimension.
+	EnvServiceName = "WSGATE_SERVICE_NAME"
 
 	// Limits of the view-model runtime per connection (see server/vm's Default… values).
 	EnvMaxVMIDBytes        = "WSGATE_MAX_VMID_BYTES"

@@ -225,7 +225,7 @@ func pacedRun(ctx context.Context, st *stack, fc *fanClients, r *Result, o FanOu
 	}
 	// A burst of one makes the bucket's pace the only pace: deliveries are 1/q apart.
 	burst := 1
-	paced, err := st.newPusher(push.Config{Rate: q, Burst: burst, Concurrency: o.Concurrency}, func(id string) { st.server.rt.Disconnect(id) })
+	paced, err := st.newPusher(push.Config{Rate: q, Burst: burst, Concurrency: o.Concurrency}, func(id string) { st.server.rt.Disconnect(context.Background(), id) })
 	if err != nil {
 		return err
 	}

@@ -106,7 +106,7 @@ func goneDrill(ctx context.Context, r *Result, n int) error {
 	pusher, err := push.New(push.Config{
 		CallbackURL: sk.URL, Region: localRegion, Logger: discardLogger(), HTTPClient: hc,
 		Credentials: credentials.NewStaticCredentialsProvider(localAccessKey, localSecretKey, ""),
-		OnGone:      func(id string) { rt.Disconnect(id) },
+		OnGone:      func(id string) { rt.Disconnect(context.Background(), id) },
 	})
 	if err != nil {
 		return err
@@ -136,8 +136,8 @@ func goneDrill(ctx context.Context, r *Result, n int) error {
 	controls, _ := protocol.DecodeMessage(requestVM("ControlTypesVM"))
 	for i := range n {
 		c := vm.Caller{ConnectionID: clientID(i), SourceIP: "127.0.0.1"}
-		rt.Handle(c, hello)
-		rt.Handle(c, controls)
+		rt.Handle(context.Background(), c, hello)
+		rt.Handle(context.Background(), c, controls)
 	}
 	if err := settle(ctx, rt, pusher); err != nil {
 		return err
@@ -153,7 +153,7 @@ func goneDrill(ctx context.Context, r *Result, n int) error {
 	update, _ := protocol.DecodeMessage(updateVM("HelloWorldVM", `{"FirstName":"Gone"}`))
 	start := time.Now()
 	for i := range n {
-		rt.Handle(vm.Caller{ConnectionID: clientID(i)}, update)
+		rt.Handle(context.Background(), vm.Caller{ConnectionID: clientID(i)}, update)
 	}
 	if err := waitFor(ctx, 60*time.Second, "every gone session to be disposed", func() bool { return rt.Sessions() == 0 }); err != nil {
 		return fmt.Errorf("%w (%d sessions left)", err, rt.Sessions())

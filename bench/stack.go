@@ -193,7 +193,7 @@ func (s *stack) startServer(ln net.Listener) error {
 		return err
 	}
 	p := &serverProc{pusher: &switchSender{}}
-	main, err := s.newPusher(s.pushCfg, func(id string) { p.rt.Disconnect(id) })
+	main, err := s.newPusher(s.pushCfg, func(id string) { p.rt.Disconnect(context.Background(), id) })
 	if err != nil {
 		return err
 	}

@@ -147,7 +147,9 @@ func New(cfg Config) (*Server, error) {
 // the client closed one whose frames it could not deliver, so its view models are disposed.
 // The Server is where the push client and the runtime meet: the runtime exists before any
 // frame is sent, so a report never finds it missing.
-func (s *Server) connectionGone(connID string) { s.runtime.Disconnect(connID) }
+func (s *Server) connectionGone(connID string) {
+	s.runtime.Disconnect(context.Background(), connID)
+}
 
 // defaultCredentials loads the AWS SDK's default credential chain. Nothing is fetched here:
 // the chain is consulted when the first push is signed.

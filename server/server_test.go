@@ -3,9 +3,11 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -173,5 +175,71 @@ func TestMainReportsListenError(t *testing.T) {
 	want := "server.test: listen on " + addr + ": listen tcp " + addr + ": bind: address already in use\n"
 	if string(out) != want {
 		t.Errorf("output:\n%q\nwant\n%q", out, want)
+	}
+}
+
+type traceKey struct{}
+
+// Traced is a view model whose constructor reads the request's context.
+type Traced struct {
+	vm.Base
+	Trace string
+}
+
+// The integration request's context (here a value a middleware stored) reaches the
+// authorization hook and the constructor, although they run after the request returned and
+// its context was cancelled.
+func TestRequestContextReachesAuthorizeAndConstructors(t *testing.T) {
+	sk, err := sink.Start(sink.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sk.Close()
+	reg := vm.NewRegistry()
+	vm.MustRegister(reg, "TracedVM", func(r *vm.Request) (*Traced, error) {
+		trace, _ := r.Context().Value(traceKey{}).(string)
+		c, _ := vm.CallerOf(r.Context())
+		return &Traced{Trace: trace + " for " + c.ConnectionID}, nil
+	})
+	authorized := make(chan string, 1)
+	srv, err := server.New(server.Config{
+		Settings:    config.Config{CallbackURL: sk.URL},
+		Registry:    reg,
+		Credentials: localCredentials,
+		Logger:      slog.New(slog.DiscardHandler),
+		Authorize: func(ctx context.Context, c vm.Caller, vmID string) error {
+			trace, _ := ctx.Value(traceKey{}).(string)
+			authorized <- fmt.Sprint(trace, " ", vmID, " ", ctx.Err())
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	middleware := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv.Handler().ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), traceKey{}, r.Header.Get("X-Trace"))))
+	})
+	app := httptest.NewServer(middleware)
+	defer app.Close()
+	req, _ := http.NewRequest(http.MethodPost, app.URL+contract.PathMessage,
+		strings.NewReader(`{"connectionId":"c1","payload":{"callType":"request_vm","vmId":"TracedVM","vmArgs":"{}"}}`))
+	req.Header.Set("X-Trace", "trace-7")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, err := sk.WaitFrames(ctx, "c1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"callType":"response_vm","vmId":"TracedVM","data":"{\"Trace\":\"trace-7 for c1\"}"}`; got[0] != want {
+		t.Errorf("frame %s, want %s", got[0], want)
+	}
+	if got := <-authorized; got != "trace-7 TracedVM <nil>" {
+		t.Errorf("authorize saw %q", got)
 	}
 }

@@ -33,7 +33,7 @@ func DottedVMIDAttackHeap(sessions, attackers int) (Result, error) {
 		return Result{}, err
 	}
 	for i := range sessions {
-		rt.Handle(vm.Caller{ConnectionID: fmt.Sprintf("Wm1nYcO3IA%06d=", i), SourceIP: "203.0.113.7"}, hello)
+		rt.Handle(context.Background(), vm.Caller{ConnectionID: fmt.Sprintf("Wm1nYcO3IA%06d=", i), SourceIP: "203.0.113.7"}, hello)
 	}
 	if err := rt.Drain(ctx); err != nil {
 		return Result{}, err
@@ -51,8 +51,8 @@ func DottedVMIDAttackHeap(sessions, attackers int) (Result, error) {
 	}
 	for i := range attackers {
 		c := vm.Caller{ConnectionID: fmt.Sprintf("QXR0YWNrZXI%06d=", i), SourceIP: "198.51.100.66"}
-		rt.Handle(c, request)
-		rt.Handle(c, update)
+		rt.Handle(context.Background(), c, request)
+		rt.Handle(context.Background(), c, update)
 	}
 	if err := rt.Drain(ctx); err != nil {
 		return Result{}, err

@@ -150,7 +150,7 @@ func IdleSessionBytes(sessions int) (Result, error) {
 	}
 	before := heapInUse()
 	for i := range sessions {
-		rt.Handle(vm.Caller{ConnectionID: fmt.Sprintf("Wm1nYcO3IA%06d=", i), SourceIP: "203.0.113.7"}, msg)
+		rt.Handle(context.Background(), vm.Caller{ConnectionID: fmt.Sprintf("Wm1nYcO3IA%06d=", i), SourceIP: "203.0.113.7"}, msg)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -45,7 +45,7 @@ func (d *demo) send(conn, ip, frame string) map[string][]string {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	d.rt.Handle(vm.Caller{ConnectionID: conn, SourceIP: ip, UserAgent: d.ua}, m)
+	d.rt.Handle(context.Background(), vm.Caller{ConnectionID: conn, SourceIP: ip, UserAgent: d.ua}, m)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := d.rt.Drain(ctx); err != nil {

@@ -32,10 +32,11 @@ const (
 	SecretHeader = contract.HeaderSecret
 )
 
-// Dispatcher receives decoded work; *vm.Runtime implements it.
+// Dispatcher receives decoded work; *vm.Runtime implements it. ctx is the integration
+// request's.
 type Dispatcher interface {
-	Handle(c vm.Caller, m *protocol.Message)
-	Disconnect(connID string)
+	Handle(ctx context.Context, c vm.Caller, m *protocol.Message)
+	Disconnect(ctx context.Context, connID string)
 }
 
 // Config configures the handler.
@@ -101,7 +102,7 @@ func (h *Handler) message(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Payload != nil {
-		h.cfg.Runtime.Handle(vm.Caller{ConnectionID: req.ConnectionID, SourceIP: req.SourceIP, UserAgent: req.UserAgent}, req.Payload)
+		h.cfg.Runtime.Handle(r.Context(), vm.Caller{ConnectionID: req.ConnectionID, SourceIP: req.SourceIP, UserAgent: req.UserAgent}, req.Payload)
 	}
 	w.WriteHeader(http.StatusOK)
 }
@@ -111,7 +112,7 @@ func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.cfg.Runtime.Disconnect(req.ConnectionID)
+	h.cfg.Runtime.Disconnect(r.Context(), req.ConnectionID)
 	w.WriteHeader(http.StatusOK)
 }
 

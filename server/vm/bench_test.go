@@ -15,7 +15,7 @@ func BenchmarkUpdate(b *testing.B) {
 	rt := vm.New(vm.Config{Registry: reg, Sender: vm.SenderFunc(func(string, []byte) {})})
 	c := vm.Caller{ConnectionID: "c"}
 	m, _ := protocol.DecodeMessage([]byte(req("AccountVM", "{}")))
-	rt.Handle(c, m)
+	rt.Handle(context.Background(), c, m)
 	names := []*protocol.Message{}
 	for _, v := range []string{`{"Name":"Jane"}`, `{"Name":"John"}`} {
 		m, _ := protocol.DecodeMessage([]byte(upd("AccountVM", v)))
@@ -24,7 +24,7 @@ func BenchmarkUpdate(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		rt.Handle(c, names[i%2])
+		rt.Handle(context.Background(), c, names[i%2])
 		_ = rt.Drain(ctx)
 	}
 }

@@ -111,9 +111,9 @@ func TestTwoJoinersOfASharedViewModelWhoseOnCreatedFails(t *testing.T) {
 	want := resp("NoRoomVM", `{"ExceptionType":"Exception","Message":"no room"}`)
 	for round := range 20 {
 		a, b := fmt.Sprint("a", round), fmt.Sprint("b", round)
-		rt.Handle(vm.Caller{ConnectionID: a}, mustDecode(t, req("NoRoomVM", "{}")))
+		rt.Handle(context.Background(), vm.Caller{ConnectionID: a}, mustDecode(t, req("NoRoomVM", "{}")))
 		<-arrivedOf(a)
-		rt.Handle(vm.Caller{ConnectionID: b}, mustDecode(t, req("NoRoomVM", "{}")))
+		rt.Handle(context.Background(), vm.Caller{ConnectionID: b}, mustDecode(t, req("NoRoomVM", "{}")))
 		drain(t, rt)
 		expectFrames(t, rec.take(a), want)
 		expectFrames(t, rec.take(b), want)
@@ -183,7 +183,9 @@ func TestSlowSharedHooksHoldUpNoOtherInstance(t *testing.T) {
 			}, vm.Shared(nil))
 			snd := newSignalSender()
 			rt := vm.New(vm.Config{Registry: reg, Sender: snd})
-			handle := func(conn, frame string) { rt.Handle(vm.Caller{ConnectionID: conn}, mustDecode(t, frame)) }
+			handle := func(conn, frame string) {
+				rt.Handle(context.Background(), vm.Caller{ConnectionID: conn}, mustDecode(t, frame))
+			}
 			if hook != "new" {
 				handle("a1", req("GatedVM$a", "{}"))
 				snd.waitFor(t, "a1", "first member of a")
@@ -265,7 +267,9 @@ func TestManyConnectionsJoinLeaveAndUpdateASharedViewModel(t *testing.T) {
 	}, vm.Commands("Touch"), vm.Shared(nil))
 	rec := &recorder{frames: map[string][]string{}}
 	rt := vm.New(vm.Config{Registry: reg, Sender: rec})
-	handle := func(conn, frame string) { rt.Handle(vm.Caller{ConnectionID: conn}, mustDecode(t, frame)) }
+	handle := func(conn, frame string) {
+		rt.Handle(context.Background(), vm.Caller{ConnectionID: conn}, mustDecode(t, frame))
+	}
 	handle("anchor", req("CrowdVM", "{}"))
 	drain(t, rt)
 	crowd := crowds[0]
@@ -288,7 +292,7 @@ func TestManyConnectionsJoinLeaveAndUpdateASharedViewModel(t *testing.T) {
 				if round%2 == 0 {
 					handle(conn, `{"callType":"dispose_vm","vmId":"CrowdVM"}`)
 				} else {
-					rt.Disconnect(conn)
+					rt.Disconnect(context.Background(), conn)
 					generation++
 				}
 			}

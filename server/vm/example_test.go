@@ -47,7 +47,7 @@ func Example() {
 		`{"callType":"update_vm","vmId":"GreeterVM","value":"{\"Reset\":null}"}`,
 	} {
 		m, _ := protocol.DecodeMessage([]byte(frame))
-		rt.Handle(caller, m)
+		rt.Handle(context.Background(), caller, m)
 		_ = rt.Drain(context.Background())
 	}
 	// Output:

@@ -2,6 +2,7 @@ package vm_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -260,7 +261,7 @@ func TestFailedJoinerIsNotAMember(t *testing.T) {
 	expectFrames(t, h.do("b", `{"callType":"dispose_vm","vmId":"GaugeVM"}`))
 	h.do("a", upd("GaugeVM", `{"Level":3}`))
 	expectFrames(t, h.frames("b"))
-	h.rt.Disconnect("b")
+	h.rt.Disconnect(context.Background(), "b")
 	h.do("a", upd("GaugeVM", `{"Level":4}`))
 	expectFrames(t, h.frames("b"))
 	// After the cure a joiner gets the state.
@@ -426,8 +427,8 @@ func TestRepeatedWarningsAreRateLimited(t *testing.T) {
 	h, _, logs := newLimitHarness(t, accountRegistry(t), vm.Config{})
 	h.do("c", req("AccountVM", "{}"))
 	for i := range 1000 {
-		h.rt.Handle(vm.Caller{ConnectionID: "c"}, mustDecode(t, upd(fmt.Sprintf("NoSuchVM$%d", i), `{"Name":"x"}`)))
-		h.rt.Handle(vm.Caller{ConnectionID: "c"}, mustDecode(t, upd("AccountVM", `{"Age":"x"}`)))
+		h.rt.Handle(context.Background(), vm.Caller{ConnectionID: "c"}, mustDecode(t, upd(fmt.Sprintf("NoSuchVM$%d", i), `{"Name":"x"}`)))
+		h.rt.Handle(context.Background(), vm.Caller{ConnectionID: "c"}, mustDecode(t, upd("AccountVM", `{"Age":"x"}`)))
 	}
 	h.frames("c")
 	count := map[string]int{}
@@ -476,11 +477,11 @@ func TestQueuedMessagesPerConnectionAreBounded(t *testing.T) {
 	}, vm.Commands("Wait"))
 	h, cl, _ := newLimitHarness(t, reg, vm.Config{})
 	h.do("c", req("SlowVM", "{}"))
-	h.rt.Handle(vm.Caller{ConnectionID: "c"}, mustDecode(t, upd("SlowVM", `{"Wait":null}`)))
+	h.rt.Handle(context.Background(), vm.Caller{ConnectionID: "c"}, mustDecode(t, upd("SlowVM", `{"Wait":null}`)))
 	<-started
 	text := strings.Repeat("t", 100<<10)
 	for i := range 20 {
-		h.rt.Handle(vm.Caller{ConnectionID: "c"}, mustDecode(t, upd("SlowVM", fmt.Sprintf(`{"Text":"%d%s"}`, i, text))))
+		h.rt.Handle(context.Background(), vm.Caller{ConnectionID: "c"}, mustDecode(t, upd("SlowVM", fmt.Sprintf(`{"Text":"%d%s"}`, i, text))))
 	}
 	// Ten messages of 100 KiB fit in 1 MiB; the eleventh and later close the connection.
 	if st := h.rt.Stats(); st.BacklogFull != 10 {

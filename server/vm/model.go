@@ -63,6 +63,20 @@ type Request struct {
 	// Args holds the top-level keys of $vmArg. The runtime applies them as property sets or
 	// command calls after construction; a constructor may also read them.
 	Args map[string]json.RawMessage
+
+	ctx context.Context
+}
+
+// Context is the context of the integration request that asked for the view model (its
+// values, for example what a middleware stored, without its cancellation: the view model
+// is built after the request returned), with the caller (CallerOf). It is not the view
+// model's lifetime: that is Base.Context.
+func (r *Request) Context() context.Context {
+	ctx := r.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return withCaller(ctx, r.Caller)
 }
 
 type callerKey struct{}

@@ -161,8 +161,12 @@ func (rt *Runtime) linePanicked(key lineKey, v any) {
 	rt.log.Error("runtime panicked", "connectionId", key.conn, "group", clip(key.shared), "panic", clip(fmt.Sprint(v)), "stack", string(debug.Stack()))
 }
 
-// Handle queues a client message from connection c.ConnectionID and returns at once.
-func (rt *Runtime) Handle(c Caller, m *protocol.Message) {
+// Handle queues a client message from connection c.ConnectionID and returns at once. The
+// message's work runs later, in the connection's line, with ctx's values but not its
+// cancellation: an integration request ends as soon as its message is queued. ctx reaches
+// the authorization hooks and constructors (Request.Context).
+func (rt *Runtime) Handle(ctx context.Context, c Caller, m *protocol.Message) {
+	ctx = context.WithoutCancel(ctx)
 	if rt.refuseLongVMID(c.ConnectionID, m.CallType, m.VMID) {
 		return
 	}
@@ -176,9 +180,9 @@ func (rt *Runtime) Handle(c Caller, m *protocol.Message) {
 		}
 		switch m.CallType {
 		case protocol.CallRequestVM:
-			rt.requestVM(s, m)
+			rt.requestVM(ctx, s, m)
 		case protocol.CallUpdateVM:
-			rt.updateVM(s, m)
+			rt.updateVM(ctx, s, m)
 		case protocol.CallDisposeVM:
 			rt.disposeVM(s, m)
 		}
@@ -189,16 +193,18 @@ func (rt *Runtime) Handle(c Caller, m *protocol.Message) {
 }
 
 // Disconnect queues disposal of every view model of connID ($disconnect, or a 410 from the
-// gateway). Unknown ids are ignored.
-func (rt *Runtime) Disconnect(connID string) {
-	rt.enqueue(connID, false, 0, func(s *session) { rt.disconnect(connID, s) })
+// gateway). Unknown ids are ignored. Like Handle's, the work keeps ctx's values but not its
+// cancellation.
+func (rt *Runtime) Disconnect(ctx context.Context, connID string) {
+	ctx = context.WithoutCancel(ctx)
+	rt.enqueue(connID, false, 0, func(s *session) { rt.disconnect(ctx, connID, s) })
 }
 
 // Close disposes every view model of every connection (leave hooks and OnDispose run, timers
 // stop through Base.Context) and waits for it, or for ctx.
 func (rt *Runtime) Close(ctx context.Context) error {
 	for _, id := range rt.Connections() {
-		rt.Disconnect(id)
+		rt.Disconnect(ctx, id)
 	}
 	return rt.Drain(ctx)
 }
@@ -340,8 +346,8 @@ func (s *session) find(vmID string) *instance {
 	return nil
 }
 
-func (rt *Runtime) checkAccess(c Caller, vmID string, t *vmType) error {
-	ctx := withCaller(context.Background(), c)
+func (rt *Runtime) checkAccess(ctx context.Context, c Caller, vmID string, t *vmType) error {
+	ctx = withCaller(ctx, c)
 	if rt.authorize != nil {
 		if err := rt.authorize(ctx, c, vmID); err != nil {
 			return err
@@ -354,7 +360,7 @@ func (rt *Runtime) checkAccess(c Caller, vmID string, t *vmType) error {
 }
 
 // requestVM creates the view model (or finds the live one) and sends its full state.
-func (rt *Runtime) requestVM(s *session, m *protocol.Message) {
+func (rt *Runtime) requestVM(ctx context.Context, s *session, m *protocol.Message) {
 	conn := s.caller.ConnectionID
 	s.requested = true
 	if m.Headers != nil {
@@ -368,13 +374,13 @@ func (rt *Runtime) requestVM(s *session, m *protocol.Message) {
 		rt.sendException(conn, m.VMID, errorException(err))
 		return
 	}
-	if _, err := rt.create(s, m.VMID, m.Args, true); err != nil {
+	if _, err := rt.create(ctx, s, m.VMID, m.Args, true); err != nil {
 		if err != errReported {
 			rt.sendException(conn, m.VMID, errorException(err))
 		}
 		return
 	}
-	if err := rt.store.AddVM(context.Background(), conn, m.VMID, string(m.VMArgs)); err != nil {
+	if err := rt.store.AddVM(ctx, conn, m.VMID, string(m.VMArgs)); err != nil {
 		rt.log.Error("store registration failed", "connectionId", conn, "vmId", clip(m.VMID), "error", err)
 	}
 	rt.flushSession(s, m.VMID)
@@ -393,22 +399,22 @@ func (rt *Runtime) resendState(in *instance, conn string) {
 
 // create builds vmID for the session. For "Master.Child" the master chain is created first
 // without a response. Errors were not yet reported to the client.
-func (rt *Runtime) create(s *session, vmID string, args []entry, respond bool) (*instance, error) {
+func (rt *Runtime) create(ctx context.Context, s *session, vmID string, args []entry, respond bool) (*instance, error) {
 	var master *instance
 	local := vmID
 	if i := strings.LastIndexByte(vmID, '.'); i >= 0 {
 		local = vmID[i+1:]
 		if master = s.find(vmID[:i]); master == nil {
 			var err error
-			if master, err = rt.create(s, vmID[:i], nil, false); err != nil {
+			if master, err = rt.create(ctx, s, vmID[:i], nil, false); err != nil {
 				return nil, err
 			}
 		}
 	}
 	typeName, instanceID, _ := strings.Cut(local, "$")
-	req := &Request{Caller: s.caller, VMID: vmID, TypeName: typeName, InstanceID: instanceID, Args: argMap(args)}
+	req := &Request{Caller: s.caller, VMID: vmID, TypeName: typeName, InstanceID: instanceID, Args: argMap(args), ctx: ctx}
 	t, known := rt.reg.lookup(typeName)
-	if err := rt.checkAccess(s.caller, vmID, t); err != nil {
+	if err := rt.checkAccess(ctx, s.caller, vmID, t); err != nil {
 		return nil, err
 	}
 	child, err := rt.subVM(master, req)
@@ -645,7 +651,7 @@ func (in *instance) flushExcept(conn string) {
 
 // updateVM applies property sets and command calls, replies with the changes (minus the
 // caller's echo) and pushes the other view models of the session.
-func (rt *Runtime) updateVM(s *session, m *protocol.Message) {
+func (rt *Runtime) updateVM(ctx context.Context, s *session, m *protocol.Message) {
 	conn := s.caller.ConnectionID
 	if rt.closeUnknown(s, m) {
 		return
@@ -662,7 +668,7 @@ func (rt *Runtime) updateVM(s *session, m *protocol.Message) {
 		rt.warn("update before request", "update received before request_vm", "connectionId", conn, "vmId", clip(m.VMID))
 		return
 	}
-	if err := rt.checkAccess(s.caller, m.VMID, in.typ); err != nil {
+	if err := rt.checkAccess(ctx, s.caller, m.VMID, in.typ); err != nil {
 		rt.sendException(conn, m.VMID, errorException(err))
 		return
 	}
@@ -752,12 +758,12 @@ func (rt *Runtime) disposeVM(s *session, m *protocol.Message) {
 	}
 }
 
-func (rt *Runtime) disconnect(connID string, s *session) {
+func (rt *Runtime) disconnect(ctx context.Context, connID string, s *session) {
 	for i := len(s.vms) - 1; i >= 0; i-- {
 		rt.release(s.caller, s.vms[i])
 	}
 	s.vms = nil
-	if err := rt.store.RemoveConnection(context.Background(), connID); err != nil {
+	if err := rt.store.RemoveConnection(ctx, connID); err != nil {
 		rt.log.Error("store removal failed", "connectionId", connID, "error", err)
 	}
 	rt.mu.Lock()

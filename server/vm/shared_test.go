@@ -55,7 +55,7 @@ func (h *harness) doFrom(connID, ip, frame string) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.rt.Handle(vm.Caller{ConnectionID: connID, SourceIP: ip}, m)
+	h.rt.Handle(context.Background(), vm.Caller{ConnectionID: connID, SourceIP: ip}, m)
 	h.frames("")
 }
 
@@ -82,7 +82,7 @@ func TestSharedGroupsLeaveAndDirectSend(t *testing.T) {
 	h.doFrom("b", "1.1.1.1", `{"callType":"dispose_vm","vmId":"RoomVM"}`)
 	expectFrames(t, h.rec.take("a"), resp("RoomVM", `{"Count":0}`))
 	expectFrames(t, h.rec.take("b"))
-	h.rt.Disconnect("a")
+	h.rt.Disconnect(context.Background(), "a")
 	h.frames("")
 	if got := fmt.Sprint(*left); got != "[b a disposed]" {
 		t.Errorf("hooks: %s", got)
@@ -136,7 +136,7 @@ func TestPushUpdatesOrderingUnderConcurrency(t *testing.T) {
 		defer wg.Done()
 		for i := range 50 {
 			m, _ := protocol.DecodeMessage([]byte(upd("TickerVM", `{"N":`+strconv.Itoa(-i)+`}`)))
-			h.rt.Handle(vm.Caller{ConnectionID: "c"}, m)
+			h.rt.Handle(context.Background(), vm.Caller{ConnectionID: "c"}, m)
 		}
 	}()
 	wg.Wait()

@@ -50,7 +50,7 @@ func (h *harness) do(connID, frame string) []string {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.rt.Handle(vm.Caller{ConnectionID: connID, SourceIP: "10.1.1.1", UserAgent: "test"}, m)
+	h.rt.Handle(context.Background(), vm.Caller{ConnectionID: connID, SourceIP: "10.1.1.1", UserAgent: "test"}, m)
 	return h.frames(connID)
 }
 
@@ -226,7 +226,7 @@ func TestUnknownViewModelAndUpdateBeforeRequest(t *testing.T) {
 	if n := h.rt.Sessions(); n != 1 {
 		t.Errorf("sessions after dispose_vm = %d, want 1", n)
 	}
-	h.rt.Disconnect("c")
+	h.rt.Disconnect(context.Background(), "c")
 	if err := h.rt.Drain(context.Background()); err != nil {
 		t.Fatal(err)
 	}

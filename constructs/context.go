@@ -187,8 +187,13 @@ func stageContext(src serverSource, dst string, avoid ...string) error {
 	if err := os.RemoveAll(dst); err != nil {
 		return fmt.Errorf("clearing %s: %w", dst, err)
 	}
-	avoid = append(avoid, dst)
-	if err := copyModule(src.dir, dst, avoid); err != nil {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	// The walk compares real paths: a cloud assembly inside the module,
+	// reached through a symbolic link, must not be copied into itself.
+	avoid = realPaths(append(avoid, dst))
+	if err := copyModule(realPath(src.dir), dst, avoid); err != nil {
 		return err
 	}
 	if !vendored(src.dir) {
@@ -220,7 +225,7 @@ func stageReplaces(root, dst string, avoid []string) error {
 	}
 	for i, r := range rs {
 		rel := replaceDirPrefix + strconv.Itoa(i)
-		if err := copyModule(r.dir, filepath.Join(dst, filepath.FromSlash(rel)), avoid); err != nil {
+		if err := copyModule(realPath(r.dir), filepath.Join(dst, filepath.FromSlash(rel)), avoid); err != nil {
 			return fmt.Errorf("go.mod's %q: %w", r.directive, err)
 		}
 		if err := f.AddReplace(r.oldPath, r.oldVersion, "./"+rel, ""); err != nil {
@@ -277,6 +282,23 @@ func skipDir(p, rel, name string, avoid []string) bool {
 	}
 	_, err := os.Stat(filepath.Join(p, "go.mod"))
 	return err == nil
+}
+
+// realPath resolves symbolic links in p, or returns p when it cannot.
+func realPath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return p
+}
+
+// realPaths is realPath of each of ps.
+func realPaths(ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = realPath(p)
+	}
+	return out
 }
 
 // copyFile copies one file, writable by its owner whatever the source's

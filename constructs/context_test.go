@@ -229,3 +229,31 @@ func TestImageExcludesServerPackage(t *testing.T) {
 		t.Errorf("error:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestCloudAssemblyInsideTheModuleIsNotCopied puts the cloud assembly
+// inside the module, reached through a symbolic link, under a name the
+// copy does not skip: the staged context must not hold the assembly (nor
+// itself).
+func TestCloudAssemblyInsideTheModuleIsNotCopied(t *testing.T) {
+	base := t.TempDir()
+	app := userModule(t, base)
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(app, link); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(link, "assembly")
+	cdkApp := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
+	stack := awscdk.NewStack(cdkApp, jsii.String("Test"), nil)
+	wsgate.NewRealtimeService(stack, jsii.String("Realtime"), &wsgate.RealtimeServiceProps{SourceDir: jsii.String(app), ServerPackage: jsii.String("./cmd/counter")})
+	cdkApp.Synth(nil)
+	staged, _ := filepath.Glob(filepath.Join(app, "assembly", "wsgate-server.*"))
+	if len(staged) != 1 {
+		t.Fatalf("staged contexts = %v, want one", staged)
+	}
+	if _, err := os.Stat(filepath.Join(staged[0], "assembly")); err == nil {
+		t.Errorf("the staged context holds the cloud assembly")
+	}
+	if _, err := os.Stat(filepath.Join(staged[0], "cmd", "counter", "main.go")); err != nil {
+		t.Errorf("the staged context lacks the package: %v", err)
+	}
+}

@@ -16,7 +16,6 @@ import (
 	"github.com/wsgate/wsgate/internal/clientlog"
 	"github.com/wsgate/wsgate/internal/serial"
 	"github.com/wsgate/wsgate/server/protocol"
-	"github.com/wsgate/wsgate/server/store"
 )
 
 // Sender delivers a response_vm frame to a connection. Send must not block on the network
@@ -45,8 +44,6 @@ type Config struct {
 	Registry *Registry
 	// Sender delivers frames. Required.
 	Sender Sender
-	// Store records registrations and groups. Default: store.NewMemory().
-	Store store.Store
 	// Logger receives structured logs. Default: discard.
 	Logger *slog.Logger
 	// Authorize runs before every request_vm and update_vm. Default: allow.
@@ -89,7 +86,6 @@ type Config struct {
 type Runtime struct {
 	reg       *Registry
 	sender    Sender
-	store     store.Store
 	log       *slog.Logger
 	authorize AuthorizeFunc
 	closer    Closer
@@ -133,15 +129,12 @@ func New(cfg Config) *Runtime {
 	if cfg.Registry == nil || cfg.Sender == nil {
 		panic("vm.New: Registry and Sender are required")
 	}
-	if cfg.Store == nil {
-		cfg.Store = store.NewMemory()
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	cfg.setDefaults()
 	rt := &Runtime{
-		reg: cfg.Registry, sender: cfg.Sender, store: cfg.Store, log: cfg.Logger, authorize: cfg.Authorize, closer: cfg.Closer,
+		reg: cfg.Registry, sender: cfg.Sender, log: cfg.Logger, authorize: cfg.Authorize, closer: cfg.Closer,
 		limits:   Config{MaxVMIDBytes: cfg.MaxVMIDBytes, MaxVMDepth: cfg.MaxVMDepth, MaxVMsPerConnection: cfg.MaxVMsPerConnection, MaxFrameBytes: cfg.MaxFrameBytes, MaxPendingBytes: cfg.MaxPendingBytes},
 		warnings: clientlog.NewLimiter(time.Now),
 		sessions: map[string]*session{}, shared: map[string]*instance{},
@@ -380,9 +373,6 @@ func (rt *Runtime) requestVM(ctx context.Context, s *session, m *protocol.Messag
 		}
 		return
 	}
-	if err := rt.store.AddVM(ctx, conn, m.VMID, string(m.VMArgs)); err != nil {
-		rt.log.Error("store registration failed", "connectionId", conn, "vmId", clip(m.VMID), "error", err)
-	}
 	rt.flushSession(s, m.VMID)
 }
 
@@ -539,7 +529,6 @@ func (rt *Runtime) initialise(in *instance, c Caller, args []entry) bool {
 // joiner whose state cannot be sent (it fails to encode, or is over the frame limit) gets
 // the error and no later pushes.
 func (rt *Runtime) joinShared(s *session, t *vmType, req *Request, args []entry, respond bool) (*instance, error) {
-	conn := s.caller.ConnectionID
 	group := ""
 	if t.group != nil {
 		var err error
@@ -555,9 +544,6 @@ func (rt *Runtime) joinShared(s *session, t *vmType, req *Request, args []entry,
 	}
 	if err != nil {
 		return nil, err
-	}
-	if err := rt.store.Join(context.Background(), key, conn); err != nil {
-		rt.log.Error("store join failed", "connectionId", conn, "group", clip(key), "error", err)
 	}
 	return in, nil
 }
@@ -752,9 +738,6 @@ func (rt *Runtime) disposeVM(s *session, m *protocol.Message) {
 	for _, in := range victims {
 		rt.release(s.caller, in)
 		s.vms = slices.DeleteFunc(s.vms, func(x *instance) bool { return x == in })
-		if err := rt.store.RemoveVM(context.Background(), s.caller.ConnectionID, in.vmID); err != nil {
-			rt.log.Error("store removal failed", "connectionId", s.caller.ConnectionID, "vmId", clip(in.vmID), "error", err)
-		}
 	}
 }
 
@@ -763,9 +746,6 @@ func (rt *Runtime) disconnect(ctx context.Context, connID string, s *session) {
 		rt.release(s.caller, s.vms[i])
 	}
 	s.vms = nil
-	if err := rt.store.RemoveConnection(ctx, connID); err != nil {
-		rt.log.Error("store removal failed", "connectionId", connID, "error", err)
-	}
 	rt.mu.Lock()
 	s.closed = true
 	if rt.sessions[connID] == s {
@@ -780,11 +760,7 @@ func (rt *Runtime) release(c Caller, in *instance) {
 		in.dispose()
 		return
 	}
-	conn := c.ConnectionID
 	rt.within(in.line(), func() { rt.leave(c, in) })
-	if err := rt.store.Leave(context.Background(), in.shared.key, conn); err != nil {
-		rt.log.Error("store leave failed", "connectionId", conn, "group", clip(in.shared.key), "error", err)
-	}
 }
 
 // leave removes c's connection from a shared instance, runs OnLeave and pushes its changes

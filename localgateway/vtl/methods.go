@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/wsgate/wsgate/localgateway/selection"
@@ -96,7 +97,7 @@ func stringMethod(s, name string, args []any) (any, error) {
 }
 
 func regexMethod(s, name, pattern string, args []any) (any, error) {
-	re, err := regexp.Compile(pattern)
+	re, err := compilePattern(pattern)
 	if err != nil {
 		return nil, fmt.Errorf("template: %s: bad pattern %q: %w", name, pattern, err)
 	}
@@ -123,6 +124,48 @@ func regexMethod(s, name, pattern string, args []any) (any, error) {
 		}), nil
 	}
 	return re.ReplaceAllString(s, repl), nil
+}
+
+// maxPatterns bounds the compiled patterns kept. Templates name a handful of literal
+// patterns, which are compiled on the first message and reused by every later one (a
+// compile is most of a render's time); a template could also build patterns from what a
+// client sent, and those must not grow memory, so past the bound patterns are compiled
+// per use and not kept.
+const maxPatterns = 64
+
+var patterns struct {
+	sync.RWMutex
+	m map[string]*regexp.Regexp
+}
+
+// compilePattern returns pattern compiled, from the kept ones when it is there.
+func compilePattern(pattern string) (*regexp.Regexp, error) {
+	patterns.RLock()
+	re := patterns.m[pattern]
+	patterns.RUnlock()
+	if re != nil {
+		return re, nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, err
+	}
+	patterns.Lock()
+	if patterns.m == nil {
+		patterns.m = map[string]*regexp.Regexp{}
+	}
+	if len(patterns.m) < maxPatterns {
+		patterns.m[pattern] = re
+	}
+	patterns.Unlock()
+	return re, nil
+}
+
+// patternCount is how many compiled patterns are kept.
+func patternCount() int {
+	patterns.RLock()
+	defer patterns.RUnlock()
+	return len(patterns.m)
 }
 
 // javaReplacement turns a Java replacement string (\x escapes a character,

@@ -155,3 +155,37 @@ func FuzzTemplate(f *testing.F) {
 		_, _ = tpl.Render(vars(body))
 	})
 }
+
+// Patterns are compiled once and kept, up to a bound: past it they are still compiled and
+// used, just not kept, so a template that builds patterns from client data cannot grow
+// the gateway's memory.
+func TestRegexPatternsAreBounded(t *testing.T) {
+	for i := range maxPatterns + 10 {
+		p := "a{" + strings.Repeat("1", 1) + "}" + strings.Repeat("b", i)
+		got, err := regexMethod("a"+strings.Repeat("b", i)+"c", "replaceAll", p, []any{p, "x"})
+		if err != nil || got != "xc" {
+			t.Fatalf("pattern %d: got %v, %v; want xc", i, got, err)
+		}
+	}
+	if n := patternCount(); n != maxPatterns {
+		t.Fatalf("kept %d patterns, want at most %d", n, maxPatterns)
+	}
+	if _, err := regexMethod("a", "matches", "(", nil); err == nil || err.Error() != "template: matches: bad pattern \"(\": error parsing regexp: missing closing ): `(`" {
+		t.Fatalf("bad pattern: got %v", err)
+	}
+}
+
+// The user agent field of wsgate's own request template, rendered per message.
+func BenchmarkRenderUserAgentTemplate(b *testing.B) {
+	tpl, err := Parse(`{"ua":"$util.escapeJavaScript($context.identity.userAgent).replaceAll("\\'","'")","payload":$input.body}`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := vars(`{"callType":"update_vm","vmId":"HelloWorldVM","value":"{\"FirstName\":\"Jane\"}"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tpl.Render(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -236,7 +236,7 @@ func startOnce(ctx context.Context, bin string) (time.Duration, int64, error) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	}()
-	if err := waitHealthy(ctx, "http://"+addr+"/healthz", 10*time.Second); err != nil {
+	if err := waitHealthy(ctx, "http://"+addr+contract.PathHealth, 10*time.Second); err != nil {
 		return 0, 0, err
 	}
 	ready := time.Since(start)

@@ -1,12 +1,14 @@
 package constructs
 
+import "github.com/wsgate/wsgate/contract"
+
 // Integration paths of dotNetify's Web API integration, relative to the
 // backend's base URL.
 const (
 	// VMPath receives the $connect and $default routes.
-	VMPath = "/api/dotnetify/vm"
+	VMPath = contract.PathMessage
 	// DisconnectPath receives the $disconnect route.
-	DisconnectPath = "/api/dotnetify/vm/disconnect"
+	DisconnectPath = contract.PathDisconnect
 )
 
 // TemplateSelectionExpression selects the "$default" request template for

@@ -24,7 +24,7 @@ import (
 // HelloWorldThroughput compares HelloWorld update_vm requests per second at the integration
 // endpoint (decode, view-model update, signed push on a network-free transport; all pushes
 // finished before the clock stops) with a no-op net/http handler that reads the same bodies,
-// both over loopback HTTP from `clients` concurrent senders. Goal: ≥ 0.5.
+// both over loopback HTTP from `clients` concurrent senders. Goal: ≥ 0.7.
 func HelloWorldThroughput(requests, clients int) (Result, error) {
 	reg := vm.NewRegistry()
 	if err := viewmodels.Register(reg, viewmodels.Options{}); err != nil {
@@ -79,7 +79,7 @@ func HelloWorldThroughput(requests, clients int) (Result, error) {
 		}
 		base, value = max(base, b), max(value, v)
 	}
-	return result("helloworld_updates_per_s", value, base, "req/s", ">=0.5"), nil
+	return result("helloworld_updates_per_s", value, base, "req/s", ">=0.7"), nil
 }
 
 // load sends requests update bodies from clients goroutines and returns requests per second,

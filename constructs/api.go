@@ -10,7 +10,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -82,6 +84,13 @@ type ApiOptions struct {
 	// exactly one stack per account and region.
 	// Default: false.
 	ConfigureAccountCloudWatchRole *bool
+	// ConnectAuthorization admits clients at $connect: IAM (SigV4) or a
+	// Lambda REQUEST authorizer, whose principal reaches the server.
+	// Default: none; every client may connect.
+	ConnectAuthorization *ConnectAuthorization
+	// CustomDomain serves the stage at wss://{domain}.
+	// Default: none; clients use the execute-api URL.
+	CustomDomain *CustomDomain
 }
 
 // PrivateBackend reaches the backend through a VPC link (v1) to a Network
@@ -155,6 +164,22 @@ type WebSocketApi struct {
 	CloudWatchRole awsiam.Role
 	// Account sets CloudWatchRole on the account; see CloudWatchRole.
 	Account awsapigateway.CfnAccount
+	// Authorizer is the $connect Lambda authorizer (child id
+	// "ConnectAuthorizer"), set only with ConnectAuthorization.Function.
+	Authorizer awsapigatewayv2.CfnAuthorizer
+	// AuthorizerPermission lets API Gateway invoke the authorizer's
+	// function for this API's authorizers (child id
+	// "ConnectAuthorizerPermission").
+	AuthorizerPermission awslambda.CfnPermission
+	// DomainName, ApiMapping and DomainRecord are set only with
+	// CustomDomain (child ids "DomainName", "ApiMapping", and
+	// "DomainRecord" with a HostedZone).
+	DomainName awsapigatewayv2.DomainName
+	// ApiMapping maps DomainName's root to the stage.
+	ApiMapping awsapigatewayv2.ApiMapping
+	// DomainRecord is the alias A record in CustomDomain.HostedZone.
+	DomainRecord awsroute53.ARecord
+	domainUrl    *string
 }
 
 // NewWebSocketApi creates a WebSocketApi. It panics with a *PropsError when
@@ -171,11 +196,18 @@ func NewWebSocketApi(scope constructs.Construct, id *string, props *WebSocketApi
 	this := &WebSocketApi{}
 	constructs.NewConstruct_Override(this, scope, id)
 	this.build(props)
+	warnAboveQuota(this, &props.ApiOptions)
 	return this
 }
 
-// WebSocketUrl is the URL clients connect to: wss://{api}.execute-api.{region}.amazonaws.com/{stage}.
-func (w *WebSocketApi) WebSocketUrl() *string { return w.Stage.Url() }
+// WebSocketUrl is the URL clients connect to: wss://{domain} with a
+// CustomDomain, else wss://{api}.execute-api.{region}.amazonaws.com/{stage}.
+func (w *WebSocketApi) WebSocketUrl() *string {
+	if w.domainUrl != nil {
+		return w.domainUrl
+	}
+	return w.Stage.Url()
+}
 
 // CallbackUrl is the stage's connection URL, the base of the @connections
 // management API: https://{api}.execute-api.{region}.amazonaws.com/{stage}.
@@ -204,7 +236,9 @@ func (w *WebSocketApi) build(props *WebSocketApiProps) {
 		routes[i] = w.addRoute(spec, props)
 	}
 	w.Connect, w.Default, w.Disconnect = routes[0], routes[1], routes[2]
+	w.authorizeConnect(props)
 	w.buildStage(opts)
+	w.addCustomDomain(opts.CustomDomain)
 }
 
 // addRoute creates the integration, route and their $default responses of
@@ -255,7 +289,9 @@ func (w *WebSocketApi) addRoute(spec routeSpec, props *WebSocketApiProps) *ApiRo
 		RouteId:          r.Route.Ref(),
 		RouteResponseKey: jsii.String("$default"),
 	})
-	suppressNag(r.Route, nagSuppression{"AwsSolutions-APIG4", apig4Reasons[spec.key], nil})
+	if reason := apig4Reason(spec.key, props.ConnectAuthorization); reason != "" {
+		suppressNag(r.Route, nagSuppression{"AwsSolutions-APIG4", reason, nil})
+	}
 	return r
 }
 
@@ -388,11 +424,13 @@ func (p *problems) checkApiOptions(o *ApiOptions) {
 	if o.StageName != nil && !unresolvedString(o.StageName) && !stageNamePattern.MatchString(*o.StageName) {
 		p.add("StageName", quote(o.StageName), "1 to 128 letters, digits, '-' or '_'", `use a name such as "prod", or leave it unset for "prod"`)
 	}
-	if r := o.ThrottleRateLimit; r != nil && !unresolvedNumber(r) && (*r <= 0 || *r > maxThrottleRateLimit) {
-		p.add("ThrottleRateLimit", num(r), "more than 0 and at most 10000 requests per second (the account quota)", "set a positive rate within the account quota, or leave it unset for 1000")
+	// Above the account's default quotas is only a warning (warnAboveQuota):
+	// quotas can be raised.
+	if r := o.ThrottleRateLimit; r != nil && !unresolvedNumber(r) && *r <= 0 {
+		p.add("ThrottleRateLimit", num(r), "more than 0 requests per second (at most the account quota, 10000 by default)", "set a positive rate, or leave it unset for 1000")
 	}
-	if b := o.ThrottleBurstLimit; b != nil && !unresolvedNumber(b) && (!isInt(*b) || *b < 1 || *b > maxThrottleBurstLimit) {
-		p.add("ThrottleBurstLimit", num(b), "a whole number from 1 to 5000", "set a burst of at least 1 (0 rejects every request), or leave it unset for 500")
+	if b := o.ThrottleBurstLimit; b != nil && !unresolvedNumber(b) && (!isInt(*b) || *b < 1) {
+		p.add("ThrottleBurstLimit", num(b), "a whole number of at least 1 (at most the account quota, 5000 by default)", "set a burst of at least 1 (0 rejects every request), or leave it unset for 500")
 	}
 	if t := o.IntegrationTimeout; t != nil && !unresolvedNumber(t.ToMilliseconds(nil)) {
 		ms := *t.ToMilliseconds(nil)
@@ -400,6 +438,8 @@ func (p *problems) checkApiOptions(o *ApiOptions) {
 			p.add("IntegrationTimeout", fmt.Sprintf("%gms", ms), "50 ms to 29 s (API Gateway's integration limits)", "use a timeout within the limits, or leave it unset for 29 s")
 		}
 	}
+	p.checkConnectAuthorization(o.ConnectAuthorization)
+	p.checkCustomDomain(o.CustomDomain)
 }
 
 // checkBackend requires exactly one well-formed backend.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
@@ -129,10 +130,14 @@ type RealtimeServiceProps struct {
 	// Environment adds server settings such as WSGATE_PUSH_RATE or
 	// WSGATE_LOG_LEVEL (non-secret values only; they are visible in the
 	// task definition). WSGATE_CALLBACK_URL, WSGATE_REGION,
-	// WSGATE_LISTEN_ADDR and WSGATE_INTEGRATION_SECRET are set by the
-	// construct and may not be given.
+	// WSGATE_LISTEN_ADDR, WSGATE_SERVICE_NAME and WSGATE_INTEGRATION_SECRET
+	// are set by the construct and may not be given (nor changed later
+	// with Container.AddEnvironment: synth fails).
 	// Default: none.
 	Environment *map[string]*string
+	// Monitoring configures the dashboard and alarms.
+	// Default: a dashboard and every alarm, without notifications.
+	Monitoring *MonitoringOptions
 }
 
 // RealtimeService is a WebSocket API whose routes reach the wsgate server on
@@ -175,6 +180,21 @@ type RealtimeService struct {
 	SecurityGroup awsec2.SecurityGroup
 	// Service is the Fargate service (child id "Service").
 	Service awsecs.FargateService
+	// MetricsServiceName is the value of the ServiceName dimension of the
+	// server's metrics, given to the server as WSGATE_SERVICE_NAME:
+	// unique in the account, derived from the construct path.
+	MetricsServiceName *string
+	// Dashboard shows the whole path: connections, messages, errors,
+	// latency, pushes, tasks, CPU and memory (child id "Dashboard"); nil
+	// with Monitoring.Dashboard false.
+	Dashboard awscloudwatch.Dashboard
+	// The alarms (child ids "IntegrationErrorsAlarm" and so on), nil with
+	// Monitoring.Alarms false; constructs/README.md says what each means.
+	// UnhealthyTasksAlarm is also nil with DesiredCount 0.
+	IntegrationErrorsAlarm, ExecutionErrorsAlarm, PushesFailedAlarm, PushesDroppedAlarm, UnhealthyTasksAlarm awscloudwatch.Alarm
+	// constructEnv holds the variables the construct set, which
+	// wiringCheck keeps from being changed after construction.
+	constructEnv map[string]*string
 }
 
 // NewRealtimeService creates a RealtimeService. It panics with a
@@ -186,6 +206,7 @@ func NewRealtimeService(scope constructs.Construct, id *string, props *RealtimeS
 	var p problems
 	p.checkApiOptions(&props.ApiOptions)
 	p.checkService(props)
+	p.checkMonitoring(props.Monitoring)
 	source := p.checkImage(props)
 	p.check("RealtimeService", scope, id)
 
@@ -220,6 +241,8 @@ func (r *RealtimeService) build(props *RealtimeServiceProps, source serverSource
 	r.buildService(props, containerPort)
 	r.Api.GrantManageConnections(r.TaskDefinition.TaskRole())
 	r.suppressNagFindings()
+	r.addMonitoring(props)
+	r.Node().AddValidation(&wiringCheck{r: r})
 }
 
 // buildNetwork uses or creates the VPC and the cluster.
@@ -323,10 +346,16 @@ func (r *RealtimeService) buildTask(props *RealtimeServiceProps, containerPort *
 			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
 		},
 	})
-	env := map[string]*string{
-		EnvCallbackUrl: r.CallbackUrl(),
-		EnvRegion:      awscdk.Aws_REGION(),
-		EnvListenAddr:  jsii.String(":" + portString(containerPort)),
+	r.MetricsServiceName = awscdk.Names_UniqueResourceName(r, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(255), Separator: jsii.String("-")})
+	r.constructEnv = map[string]*string{
+		EnvCallbackUrl:          r.CallbackUrl(),
+		EnvRegion:               awscdk.Aws_REGION(),
+		EnvListenAddr:           jsii.String(":" + portString(containerPort)),
+		contract.EnvServiceName: r.MetricsServiceName,
+	}
+	env := map[string]*string{}
+	for k, v := range r.constructEnv {
+		env[k] = v
 	}
 	if props.Environment != nil {
 		for k, v := range *props.Environment {
@@ -438,7 +467,7 @@ var fargateMemory = map[float64]func(mem float64) bool{
 }
 
 // reservedEnv are the variables the construct sets itself.
-var reservedEnv = []string{EnvCallbackUrl, contract.EnvIntegrationSecret, EnvListenAddr, EnvRegion}
+var reservedEnv = []string{EnvCallbackUrl, contract.EnvIntegrationSecret, EnvListenAddr, EnvRegion, contract.EnvServiceName}
 
 // checkService validates the Fargate props.
 func (p *problems) checkService(props *RealtimeServiceProps) {
@@ -469,7 +498,7 @@ func (p *problems) checkService(props *RealtimeServiceProps) {
 		if len(bad) > 0 {
 			sort.Strings(bad)
 			p.add("Environment", strings.Join(bad, ", "), "any variable except "+strings.Join(reservedEnv, ", "),
-				"remove "+strings.Join(bad, ", ")+": the construct sets the callback URL, region and listen address from the stage, region and ContainerPort, and the integration secret from IntegrationSecret in Secrets Manager")
+				"remove "+strings.Join(bad, ", ")+": the construct sets the callback URL, region and listen address from the stage, region and ContainerPort, the metrics' service name from the construct path, and the integration secret from IntegrationSecret in Secrets Manager")
 		}
 	}
 }

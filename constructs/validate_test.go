@@ -65,9 +65,9 @@ func TestWebSocketApiValidation(t *testing.T) {
 		{"api name length", &wsgate.WebSocketApiProps{BackendUrl: jsii.String(backend), ApiOptions: wsgate.ApiOptions{ApiName: jsii.String("")}},
 			head + `ApiName: got ""; allowed: 1 to 128 characters; fix: shorten ApiName or leave it unset for a generated name`},
 		{"throttle rate", &wsgate.WebSocketApiProps{BackendUrl: jsii.String(backend), ApiOptions: wsgate.ApiOptions{ThrottleRateLimit: jsii.Number(0)}},
-			head + `ThrottleRateLimit: got 0; allowed: more than 0 and at most 10000 requests per second (the account quota); fix: set a positive rate within the account quota, or leave it unset for 1000`},
+			head + `ThrottleRateLimit: got 0; allowed: more than 0 requests per second (at most the account quota, 10000 by default); fix: set a positive rate, or leave it unset for 1000`},
 		{"throttle burst", &wsgate.WebSocketApiProps{BackendUrl: jsii.String(backend), ApiOptions: wsgate.ApiOptions{ThrottleBurstLimit: jsii.Number(0)}},
-			head + `ThrottleBurstLimit: got 0; allowed: a whole number from 1 to 5000; fix: set a burst of at least 1 (0 rejects every request), or leave it unset for 500`},
+			head + `ThrottleBurstLimit: got 0; allowed: a whole number of at least 1 (at most the account quota, 5000 by default); fix: set a burst of at least 1 (0 rejects every request), or leave it unset for 500`},
 		{"integration timeout", &wsgate.WebSocketApiProps{BackendUrl: jsii.String(backend), ApiOptions: wsgate.ApiOptions{IntegrationTimeout: awscdk.Duration_Seconds(jsii.Number(30))}},
 			head + `IntegrationTimeout: got 30000ms; allowed: 50 ms to 29 s (API Gateway's integration limits); fix: use a timeout within the limits, or leave it unset for 29 s`},
 	}
@@ -107,9 +107,9 @@ func TestRealtimeServiceValidation(t *testing.T) {
 		{"min healthy percent", plain(&wsgate.RealtimeServiceProps{MinHealthyPercent: jsii.Number(-1)}),
 			head + "MinHealthyPercent: got -1; allowed: 0 to 100; fix: set MinHealthyPercent within 0 to 100, or leave it unset for 100"},
 		{"reserved environment", plain(&wsgate.RealtimeServiceProps{Environment: &map[string]*string{"WSGATE_REGION": jsii.String("x"), "WSGATE_CALLBACK_URL": jsii.String("y"), "WSGATE_PUSH_RATE": jsii.String("10")}}),
-			head + "Environment: got WSGATE_CALLBACK_URL, WSGATE_REGION; allowed: any variable except WSGATE_CALLBACK_URL, WSGATE_INTEGRATION_SECRET, WSGATE_LISTEN_ADDR, WSGATE_REGION; fix: remove WSGATE_CALLBACK_URL, WSGATE_REGION: the construct sets the callback URL, region and listen address from the stage, region and ContainerPort, and the integration secret from IntegrationSecret in Secrets Manager"},
+			head + "Environment: got WSGATE_CALLBACK_URL, WSGATE_REGION; allowed: any variable except WSGATE_CALLBACK_URL, WSGATE_INTEGRATION_SECRET, WSGATE_LISTEN_ADDR, WSGATE_REGION, WSGATE_SERVICE_NAME; fix: remove WSGATE_CALLBACK_URL, WSGATE_REGION: the construct sets the callback URL, region and listen address from the stage, region and ContainerPort, the metrics' service name from the construct path, and the integration secret from IntegrationSecret in Secrets Manager"},
 		{"integration secret in environment", plain(&wsgate.RealtimeServiceProps{Environment: &map[string]*string{"WSGATE_INTEGRATION_SECRET": jsii.String("hunter2")}}),
-			head + "Environment: got WSGATE_INTEGRATION_SECRET; allowed: any variable except WSGATE_CALLBACK_URL, WSGATE_INTEGRATION_SECRET, WSGATE_LISTEN_ADDR, WSGATE_REGION; fix: remove WSGATE_INTEGRATION_SECRET: the construct sets the callback URL, region and listen address from the stage, region and ContainerPort, and the integration secret from IntegrationSecret in Secrets Manager"},
+			head + "Environment: got WSGATE_INTEGRATION_SECRET; allowed: any variable except WSGATE_CALLBACK_URL, WSGATE_INTEGRATION_SECRET, WSGATE_LISTEN_ADDR, WSGATE_REGION, WSGATE_SERVICE_NAME; fix: remove WSGATE_INTEGRATION_SECRET: the construct sets the callback URL, region and listen address from the stage, region and ContainerPort, the metrics' service name from the construct path, and the integration secret from IntegrationSecret in Secrets Manager"},
 		{"source dir without go.mod", plain(&wsgate.RealtimeServiceProps{SourceDir: jsii.String("/nonexistent/wsgate")}),
 			head + `SourceDir: got "/nonexistent/wsgate"; allowed: the root directory of a Go module (holding go.mod); fix: point SourceDir at the module root, or leave it unset for the module of the working directory (no go.mod in /nonexistent/wsgate)`},
 		{"image and source dir", plain(&wsgate.RealtimeServiceProps{Image: awsecs.ContainerImage_FromRegistry(jsii.String("example/wsgate:1"), nil), SourceDir: jsii.String("/src")}),
@@ -136,14 +136,14 @@ func TestRealtimeServiceValidation(t *testing.T) {
 func TestValidationCollectsEveryProblem(t *testing.T) {
 	got := serviceError(t, func(awscdk.Stack) *wsgate.RealtimeServiceProps {
 		return &wsgate.RealtimeServiceProps{
-			ApiOptions:    wsgate.ApiOptions{StageName: jsii.String("a/b"), ThrottleBurstLimit: jsii.Number(9000)},
+			ApiOptions:    wsgate.ApiOptions{StageName: jsii.String("a/b"), ThrottleBurstLimit: jsii.Number(0.5)},
 			DesiredCount:  jsii.Number(3),
 			ContainerPort: jsii.Number(-1),
 		}
 	})
 	want := "wsgate: invalid RealtimeService props at Test/Realtime (4 problems):\n" +
 		`  - StageName: got "a/b"; allowed: 1 to 128 letters, digits, '-' or '_'; fix: use a name such as "prod", or leave it unset for "prod"` + "\n" +
-		"  - ThrottleBurstLimit: got 9000; allowed: a whole number from 1 to 5000; fix: set a burst of at least 1 (0 rejects every request), or leave it unset for 500\n" +
+		"  - ThrottleBurstLimit: got 0.5; allowed: a whole number of at least 1 (at most the account quota, 5000 by default); fix: set a burst of at least 1 (0 rejects every request), or leave it unset for 500\n" +
 		"  - ContainerPort: got -1; allowed: a whole number from 1 to 65535; fix: set ContainerPort to a valid TCP port or leave it unset for 8080\n" +
 		"  - DesiredCount: got 3; allowed: 0 or 1; fix: leave DesiredCount unset (1): the server keeps view-model sessions in its own memory, so a second task would not know the connections of the first; running several tasks needs a shared session store"
 	if got != want {

@@ -61,11 +61,13 @@ type ApiOptions struct {
 	// Default: "prod".
 	StageName *string
 	// ThrottleRateLimit is the stage's steady-state limit in requests per
-	// second over all routes, at most the account quota (10 000).
+	// second over all routes, more than 0. Above the default account quota
+	// (10 000) synth warns: API Gateway applies the lower of the two.
 	// Default: 1000.
 	ThrottleRateLimit *float64
 	// ThrottleBurstLimit is the stage's burst (token bucket size), a whole
-	// number from 1 to 5000.
+	// number of at least 1. Above the default account quota (5000) synth
+	// warns.
 	// Default: 500.
 	ThrottleBurstLimit *float64
 	// IntegrationTimeout bounds each call to the backend, 50 ms to 29 s.

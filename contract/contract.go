@@ -61,6 +61,20 @@ const (
 	MetricPushesDropped       = "PushesDropped"       // Count, frames dropped by a full queue
 	MetricPushLatency         = "PushLatency"         // Milliseconds, queue to accepted
 	MetricPacerWait           = "PacerWait"           // Milliseconds spent waiting on the pacer
+	// MetricLimitRefusals counts what a per-connection limit refused (Count), with
+	// DimensionLimit in a second dimension set (ServiceName, Limit).
+	MetricLimitRefusals = "LimitRefusals"
+	DimensionLimit      = "Limit"
+)
+
+// Values of DimensionLimit: which per-connection limit refused the client.
+const (
+	LimitVMIDBytes        = "VMIdBytes"        // EnvMaxVMIDBytes: the connection was closed
+	LimitVMDepth          = "VMDepth"          // EnvMaxVMDepth: the request_vm got an exception
+	LimitVMsPerConnection = "VMsPerConnection" // EnvMaxVMsPerConnection: the request_vm got an exception
+	LimitPendingBytes     = "PendingBytes"     // EnvMaxPendingBytes: the connection was closed
+	LimitFrameBytes       = "FrameBytes"       // a frame over 128 KiB became an exception
+	LimitPushQueue        = "PushQueue"        // EnvMaxQueuedBytes or EnvMaxQueuedFrames: the connection was closed
 )
 
 // Values of DimensionRoute (API Gateway's route keys) and DimensionOutcome.
@@ -88,6 +102,11 @@ const (
 	EnvDrainWindow = "WSGATE_DRAIN_WINDOW"
 	// EnvServiceName is the value of the server metrics' ServiceName dimension.
 	EnvServiceName = "WSGATE_SERVICE_NAME"
+	// EnvMetricsInterval is how often the server writes its metrics as Embedded Metric
+	// Format records to stdout (a duration; 0 turns them off).
+	EnvMetricsInterval = "WSGATE_METRICS_INTERVAL"
+	// EnvMetricsAddr is the address of the Prometheus endpoint (GET /metrics); empty: none.
+	EnvMetricsAddr = "WSGATE_METRICS_ADDR"
 
 	// Limits of the view-model runtime per connection (see server/vm's Default… values).
 	EnvMaxVMIDBytes        = "WSGATE_MAX_VMID_BYTES"

@@ -28,7 +28,7 @@ const (
 	// DefaultListenerPort is the NLB port the VPC link calls.
 	DefaultListenerPort = 80.0
 	// DefaultHealthCheckPath is the server's health endpoint.
-	DefaultHealthCheckPath = "/healthz"
+	DefaultHealthCheckPath = contract.PathHealth
 	// DefaultDesiredCount is the number of tasks (and, for now, the maximum).
 	DefaultDesiredCount = 1.0
 	// DefaultCpu is the task's CPU units.
@@ -49,11 +49,11 @@ const ServerUser = "65534:65534"
 // docs/architecture.md.
 const (
 	// EnvCallbackUrl carries the stage's connection URL.
-	EnvCallbackUrl = "WSGATE_CALLBACK_URL"
+	EnvCallbackUrl = contract.EnvCallbackURL
 	// EnvRegion carries the stack's region for SigV4.
-	EnvRegion = "WSGATE_REGION"
+	EnvRegion = contract.EnvRegion
 	// EnvListenAddr carries ":" and the container port.
-	EnvListenAddr = "WSGATE_LISTEN_ADDR"
+	EnvListenAddr = contract.EnvListenAddr
 )
 
 // RealtimeServiceProps configures a RealtimeService. Every field is optional.

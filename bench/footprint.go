@@ -177,7 +177,7 @@ import (
 
 func main() {
 	http.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
-	if err := http.ListenAndServe(os.Getenv(contract.EnvListenAddr), nil); err != nil {
+	if err := http.ListenAndServe(os.Getenv("` + contract.EnvListenAddr + `"), nil); err != nil {
 		os.Exit(1)
 	}
 }

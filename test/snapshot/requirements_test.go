@@ -2,7 +2,9 @@ package snapshot
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -264,7 +266,8 @@ func TestTaskIsArm64WithCallbackUrlAndRegion(t *testing.T) {
 	same(t, "environment", c["Environment"], `[
 		{"Name":"WSGATE_CALLBACK_URL","Value":{"Fn::Join":["",["https://",{"Ref":"`+apiID+`"},".execute-api.",{"Ref":"AWS::Region"},".",{"Ref":"AWS::URLSuffix"},"/prod"]]}},
 		{"Name":"WSGATE_LISTEN_ADDR","Value":":8080"},
-		{"Name":"WSGATE_REGION","Value":{"Ref":"AWS::Region"}}]`)
+		{"Name":"WSGATE_REGION","Value":{"Ref":"AWS::Region"}},
+		{"Name":"WSGATE_SERVICE_NAME","Value":"`+serviceDimension(t, tpl)+`"}]`)
 	same(t, "port mappings", c["PortMappings"], `[{"ContainerPort":8080,"Protocol":"tcp"}]`)
 	if c["ReadonlyRootFilesystem"] != true {
 		t.Errorf("root filesystem is writable")
@@ -387,5 +390,46 @@ func TestOutputs(t *testing.T) {
 	same(t, "CallbackUrl", outputs["CallbackUrl"].(map[string]any)["Value"], url("https"))
 	if len(outputs) != 2 {
 		t.Errorf("want exactly the two URL outputs, got %v", outputs)
+	}
+}
+
+// serviceDimension is the ServiceName dimension of the server's
+// PushesFailed alarm, which the task's WSGATE_SERVICE_NAME must match for
+// the server's metrics to reach the alarms and the dashboard.
+func serviceDimension(t *testing.T, tpl map[string]any) string {
+	t.Helper()
+	for _, r := range of(tpl, "AWS::CloudWatch::Alarm") {
+		p := r["Properties"].(map[string]any)
+		if p["Namespace"] != contract.MetricNamespace || p["MetricName"] != contract.MetricPushesFailed {
+			continue
+		}
+		for _, d := range p["Dimensions"].([]any) {
+			if d := d.(map[string]any); d["Name"] == contract.DimensionServiceName {
+				return d["Value"].(string)
+			}
+		}
+	}
+	t.Fatal("no PushesFailed alarm with a ServiceName dimension")
+	return ""
+}
+
+func TestStackHasDashboardAndAlarms(t *testing.T) {
+	_, tpl := wsgateStack(t)
+	one(t, tpl, "AWS::CloudWatch::Dashboard")
+	var got []string
+	for _, r := range of(tpl, "AWS::CloudWatch::Alarm") {
+		p := r["Properties"].(map[string]any)
+		got = append(got, fmt.Sprintf("%v/%v %v %v", p["Namespace"], p["MetricName"], p["ComparisonOperator"], p["Threshold"]))
+	}
+	sort.Strings(got)
+	want := []string{
+		"AWS/ApiGateway/ExecutionError GreaterThanOrEqualToThreshold 5",
+		"AWS/ApiGateway/IntegrationError GreaterThanOrEqualToThreshold 5",
+		"AWS/NetworkELB/HealthyHostCount LessThanThreshold 1",
+		"Wsgate/PushesDropped GreaterThanOrEqualToThreshold 1",
+		"Wsgate/PushesFailed GreaterThanOrEqualToThreshold 1",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("alarms:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -33,7 +33,7 @@ func Integration(ctx context.Context, o IntegrationOptions) (*Result, error) {
 	}
 	r := &Result{
 		Title:   "Integration throughput: HelloWorld update_vm at POST /api/dotnetify/vm",
-		Params:  map[string]any{"requests_per_round": o.Requests, "clients": o.Clients, "rounds": 3},
+		Params:  map[string]any{"requests_per_round": o.Requests, "clients": o.Clients, "rounds": serverbench.ThroughputRounds},
 		Columns: []Column{{Key: "ops_per_sec", Header: "requests/s", Chart: true}},
 	}
 	r.add("no-op net/http handler", RoleBaseline, map[string]float64{"ops_per_sec": got.Baseline})

@@ -18,9 +18,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,6 +31,7 @@ import (
 
 	"github.com/wsgate/wsgate/server/config"
 	"github.com/wsgate/wsgate/server/integration"
+	"github.com/wsgate/wsgate/server/metrics"
 	"github.com/wsgate/wsgate/server/push"
 	"github.com/wsgate/wsgate/server/vm"
 )
@@ -62,9 +66,18 @@ type Config struct {
 	// BaseBackoff and MaxBackoff shape the push client's retries on 429 and 5xx. Defaults:
 	// the push client's (50 ms, 5 s).
 	BaseBackoff, MaxBackoff time.Duration
-	// Clock paces the warnings caused by clients (one line per kind per interval). Default:
-	// time.Now.
+	// Clock paces the warnings caused by clients (one line per kind per interval) and stamps
+	// the metrics records. Default: time.Now.
 	Clock func() time.Time
+	// MetricsOutput receives the metrics as CloudWatch Embedded Metric Format records, one
+	// JSON object per line, every Settings.MetricsInterval while Serve runs and once more
+	// after its drain (none when the interval is 0). Default: os.Stdout, which the awslogs
+	// driver turns into CloudWatch metrics; Main logs to stderr, so the two never share a
+	// line.
+	MetricsOutput io.Writer
+	// MetricsListener, when set, is where Serve serves the Prometheus endpoint (GET
+	// /metrics) instead of a listener on Settings.MetricsAddr.
+	MetricsListener net.Listener
 }
 
 // Server is the integration server: its handler, runtime and push client.
@@ -74,6 +87,8 @@ type Server struct {
 	push    *push.Client
 	runtime *vm.Runtime
 	handler *integration.Handler
+	metrics *metrics.Metrics
+	emitter *metrics.Emitter // nil when Settings.MetricsInterval is 0
 	// after starts the drain window; tests replace time.After to end it when they choose.
 	after func(time.Duration) <-chan time.Time
 }
@@ -110,7 +125,21 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.Credentials = creds
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Settings.ServiceName == "" {
+		cfg.Settings.ServiceName = config.DefaultServiceName
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, after: time.After}
+	s.metrics = metrics.New(s.readings)
+	if cfg.Settings.MetricsInterval > 0 {
+		out := cfg.MetricsOutput
+		if out == nil {
+			out = os.Stdout
+		}
+		s.emitter = s.metrics.NewEmitter(metrics.EmitterConfig{Service: cfg.Settings.ServiceName, Out: out, Now: cfg.Clock})
+	}
 	st := cfg.Settings
 	pc, err := push.New(push.Config{
 		CallbackURL: st.CallbackURL,
@@ -129,6 +158,8 @@ func New(cfg Config) (*Server, error) {
 		MaxQueuedFrames: st.MaxQueuedFrames,
 		Logger:          cfg.Logger,
 		OnGone:          s.connectionGone,
+		OnSent:          s.metrics.ObservePush,
+		OnPaced:         s.metrics.ObservePacerWait,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -139,7 +170,8 @@ func New(cfg Config) (*Server, error) {
 		MaxVMIDBytes: st.MaxVMIDBytes, MaxVMDepth: st.MaxVMDepth, MaxVMsPerConnection: st.MaxVMsPerConnection,
 		MaxPendingBytes: st.MaxPendingBytes,
 	})
-	s.handler = integration.NewHandler(integration.Config{Runtime: s.runtime, Secret: st.IntegrationSecret, Logger: cfg.Logger, Now: cfg.Clock})
+	s.handler = integration.NewHandler(integration.Config{Runtime: s.runtime, Secret: st.IntegrationSecret, Logger: cfg.Logger, Now: cfg.Clock,
+		Observe: s.metrics.ObserveRequest})
 	return s, nil
 }
 
@@ -172,15 +204,111 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // are closed (DELETE @connections/{id}) so that they reconnect and request their view models
 // again from a server that has them. All of that after the window takes at most
 // ShutdownTimeout. Serve is called once.
+//
+// While it serves, the metrics go out as configured (see MetricsOutput and
+// MetricsListener); the last record, written after the drain, counts the drain too.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("listening", "addr", ln.Addr().String(), "callbackUrl", s.cfg.Settings.CallbackURL, "region", s.cfg.Settings.Region)
-	err := integration.Serve(ctx, ln, s.handler, integration.Shutdown{
+	stopMetrics, err := s.startMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	err = integration.Serve(ctx, ln, s.handler, integration.Shutdown{
 		Unready: s.unready,
 		Timeout: s.cfg.ShutdownTimeout,
 		Steps:   []func(context.Context) error{s.runtime.Drain, s.push.Flush, s.closeClients, s.push.Close},
 	})
 	s.logStats()
-	return err
+	return errors.Join(err, stopMetrics())
+}
+
+// startMetrics starts the Prometheus endpoint and the EMF records' interval. The function
+// it returns stops the interval, writes the last record and closes the endpoint.
+func (s *Server) startMetrics(ctx context.Context) (stop func() error, err error) {
+	prom, err := s.servePrometheus()
+	if err != nil {
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	loopCtx, cancel := context.WithCancel(ctx)
+	if s.emitter != nil {
+		ticker := time.NewTicker(s.cfg.Settings.MetricsInterval)
+		wg.Go(func() {
+			defer ticker.Stop()
+			s.emitter.Run(loopCtx, ticker.C, s.metricsFailed)
+		})
+	}
+	return func() error {
+		cancel()
+		wg.Wait()
+		if err := s.EmitMetrics(); err != nil {
+			s.metricsFailed(err)
+		}
+		if prom != nil {
+			return prom.Close()
+		}
+		return nil
+	}, nil
+}
+
+// servePrometheus serves GET /metrics on MetricsListener or Settings.MetricsAddr, if any.
+func (s *Server) servePrometheus() (*http.Server, error) {
+	ln := s.cfg.MetricsListener
+	if ln == nil && s.cfg.Settings.MetricsAddr != "" {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.Settings.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("metrics endpoint: listen on %s: %w", s.cfg.Settings.MetricsAddr, err)
+		}
+	}
+	if ln == nil {
+		return nil, nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("metrics endpoint stopped", "error", err)
+		}
+	}()
+	s.log.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
+	return srv, nil
+}
+
+func (s *Server) metricsFailed(err error) { s.log.Warn("metrics not written", "error", err) }
+
+// EmitMetrics writes the metrics' EMF records now: what was counted since the previous
+// record. It does nothing when Settings.MetricsInterval is 0. Serve calls it on the interval
+// and after the drain; a server used through Handler calls it when it chooses.
+func (s *Server) EmitMetrics() error {
+	if s.emitter == nil {
+		return nil
+	}
+	return s.emitter.Emit()
+}
+
+// MetricsHandler is the Prometheus endpoint, for serving it elsewhere than on
+// Settings.MetricsAddr. Never serve it on the integration's port: only API Gateway may reach
+// that one.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.Handler() }
+
+// Metrics returns every metric as it is now, counters as totals since New.
+func (s *Server) Metrics() metrics.Snapshot { return s.metrics.Snapshot() }
+
+// readings are the figures the runtime and the push client keep, for the metrics.
+func (s *Server) readings() metrics.Readings {
+	ps, vs := s.push.Stats(), s.runtime.Stats()
+	r := metrics.Readings{
+		Sessions: s.runtime.Sessions(), ViewModels: s.runtime.ViewModels(),
+		PushesSent: ps.Sent, PushesRetried: ps.Retried, PushesGone: ps.Gone, PushesFailed: ps.Failed, PushesDropped: ps.Dropped,
+	}
+	r.LimitRefusals[metrics.LimitVMIDBytes] = vs.VMIDTooLong
+	r.LimitRefusals[metrics.LimitVMDepth] = vs.VMTooDeep
+	r.LimitRefusals[metrics.LimitVMsPerConnection] = vs.TooManyVMs
+	r.LimitRefusals[metrics.LimitPendingBytes] = vs.BacklogFull
+	r.LimitRefusals[metrics.LimitFrameBytes] = vs.FrameTooLarge
+	r.LimitRefusals[metrics.LimitPushQueue] = ps.Overflow
+	return r
 }
 
 // unready turns /healthz to 503 and waits out the drain window.

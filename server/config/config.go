@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/wsgate/wsgate/contract"
 	"github.com/wsgate/wsgate/server/push"
@@ -55,11 +56,27 @@ type Config struct {
 	// that load balancers see the task leave before its connections are refused
 	// (WSGATE_DRAIN_WINDOW, default 5s; 0 closes at once).
 	DrainWindow time.Duration
+	// ServiceName is the value of the metrics' ServiceName dimension (WSGATE_SERVICE_NAME,
+	// default "wsgate").
+	ServiceName string
+	// MetricsInterval is how often the metrics are written to stdout as Embedded Metric
+	// Format records, and once more after the drain (WSGATE_METRICS_INTERVAL, default 60s;
+	// 0 writes none).
+	MetricsInterval time.Duration
+	// MetricsAddr is the address of the Prometheus endpoint, GET /metrics
+	// (WSGATE_METRICS_ADDR, e.g. ":9090"; default none).
+	MetricsAddr string
 }
 
 // DefaultDrainWindow is DrainWindow's default: longer than a few health checks at a short
 // interval, and short enough that the drain after it still fits in ECS's 30 s stop timeout.
 const DefaultDrainWindow = 5 * time.Second
+
+// Defaults of the metrics' settings.
+const (
+	DefaultServiceName     = "wsgate"
+	DefaultMetricsInterval = time.Minute
+)
 
 // FromEnv reads the configuration through getenv (os.Getenv in the binary). The error lists
 // every bad variable on one line.
@@ -67,7 +84,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{ListenAddr: ":8080", PushConcurrency: 256, LogLevel: slog.LevelInfo,
 		MaxVMIDBytes: vm.DefaultMaxVMIDBytes, MaxVMDepth: vm.DefaultMaxVMDepth, MaxVMsPerConnection: vm.DefaultMaxVMsPerConnection,
 		MaxPendingBytes: vm.DefaultMaxPendingBytes, MaxQueuedBytes: push.DefaultMaxQueuedBytes, MaxQueuedFrames: push.DefaultMaxQueuedFrames,
-		DrainWindow: DefaultDrainWindow}
+		DrainWindow: DefaultDrainWindow, ServiceName: DefaultServiceName, MetricsInterval: DefaultMetricsInterval}
 	var errs []string
 	bad := func(name, value, want string) {
 		errs = append(errs, fmt.Sprintf("%s=%q: %s", name, value, want))
@@ -151,6 +168,27 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			bad(contract.EnvDrainWindow, v, "want a duration from 0s to 1m, e.g. 5s")
 		}
 		c.DrainWindow = d
+	}
+	if v := getenv(contract.EnvServiceName); v != "" {
+		if len(v) > 255 || strings.TrimSpace(v) == "" || strings.ContainsFunc(v, unicode.IsControl) {
+			bad(contract.EnvServiceName, v, "want 1 to 255 printable characters, e.g. the ECS service's name")
+		}
+		c.ServiceName = v
+	}
+	if v := getenv(contract.EnvMetricsInterval); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d != 0 && (d < time.Second || d > time.Hour) {
+			bad(contract.EnvMetricsInterval, v, "want 0 (no EMF records) or a duration from 1s to 1h, e.g. 60s")
+		}
+		c.MetricsInterval = d
+	}
+	if v := getenv(contract.EnvMetricsAddr); v != "" {
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			bad(contract.EnvMetricsAddr, v, "want host:port, e.g. :9090")
+		} else if v == c.ListenAddr {
+			bad(contract.EnvMetricsAddr, v, "want a port other than "+contract.EnvListenAddr+"'s: only API Gateway reaches that one")
+		}
+		c.MetricsAddr = v
 	}
 	if len(errs) > 0 {
 		return c, errors.New("invalid configuration: " + strings.Join(errs, "; "))

@@ -14,7 +14,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{CallbackURL: "https://abc.execute-api.eu-west-1.amazonaws.com/prod", ListenAddr: ":8080", Region: "us-east-1", PushConcurrency: 256, LogLevel: slog.LevelInfo,
-		MaxVMIDBytes: 256, MaxVMDepth: 4, MaxVMsPerConnection: 64, MaxPendingBytes: 1 << 20, MaxQueuedBytes: 1 << 20, MaxQueuedFrames: 256, DrainWindow: 5 * time.Second}
+		MaxVMIDBytes: 256, MaxVMDepth: 4, MaxVMsPerConnection: 64, MaxPendingBytes: 1 << 20, MaxQueuedBytes: 1 << 20, MaxQueuedFrames: 256, DrainWindow: 5 * time.Second,
+		ServiceName: "wsgate", MetricsInterval: time.Minute}
 	if c != want {
 		t.Errorf("got %+v, want %+v", c, want)
 	}
@@ -27,14 +28,16 @@ func TestAllSet(t *testing.T) {
 		"WSGATE_PUSH_RATE": "9500", "WSGATE_PUSH_CONCURRENCY": "64", "WSGATE_LOG_LEVEL": "DEBUG",
 		"WSGATE_MAX_VMID_BYTES": "512", "WSGATE_MAX_VM_DEPTH": "2", "WSGATE_MAX_VMS_PER_CONNECTION": "8",
 		"WSGATE_MAX_QUEUED_BYTES": "262144", "WSGATE_MAX_QUEUED_FRAMES": "32", "WSGATE_MAX_PENDING_BYTES": "300000",
-		"WSGATE_DRAIN_WINDOW": "0s",
+		"WSGATE_DRAIN_WINDOW": "0s", "WSGATE_SERVICE_NAME": "chat-prod", "WSGATE_METRICS_INTERVAL": "0",
+		"WSGATE_METRICS_ADDR": ":9090",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{CallbackURL: "http://127.0.0.1:4000/prod", ListenAddr: "127.0.0.1:9000", Region: "eu-west-1", IntegrationSecret: "s",
 		PushRate: 9500, PushBurst: 9500, PushConcurrency: 64, LogLevel: slog.LevelDebug,
-		MaxVMIDBytes: 512, MaxVMDepth: 2, MaxVMsPerConnection: 8, MaxPendingBytes: 300000, MaxQueuedBytes: 262144, MaxQueuedFrames: 32}
+		MaxVMIDBytes: 512, MaxVMDepth: 2, MaxVMsPerConnection: 8, MaxPendingBytes: 300000, MaxQueuedBytes: 262144, MaxQueuedFrames: 32,
+		ServiceName: "chat-prod", MetricsAddr: ":9090"}
 	if c != want {
 		t.Errorf("got %+v, want %+v", c, want)
 	}
@@ -73,6 +76,14 @@ func TestErrorsListEveryProblem(t *testing.T) {
 			`invalid configuration: WSGATE_DRAIN_WINDOW="5": want a duration from 0s to 1m, e.g. 5s`},
 		{map[string]string{"WSGATE_CALLBACK_URL": "https://h/prod", "WSGATE_DRAIN_WINDOW": "2m"},
 			`invalid configuration: WSGATE_DRAIN_WINDOW="2m": want a duration from 0s to 1m, e.g. 5s`},
+		// The Prometheus endpoint must not share the port only API Gateway reaches.
+		{map[string]string{"WSGATE_CALLBACK_URL": "https://h/prod", "WSGATE_SERVICE_NAME": "a\nb", "WSGATE_METRICS_INTERVAL": "500ms", "WSGATE_METRICS_ADDR": ":8080"},
+			`invalid configuration: WSGATE_SERVICE_NAME="a\nb": want 1 to 255 printable characters, e.g. the ECS service's name; ` +
+				`WSGATE_METRICS_INTERVAL="500ms": want 0 (no EMF records) or a duration from 1s to 1h, e.g. 60s; ` +
+				`WSGATE_METRICS_ADDR=":8080": want a port other than WSGATE_LISTEN_ADDR's: only API Gateway reaches that one`},
+		{map[string]string{"WSGATE_CALLBACK_URL": "https://h/prod", "WSGATE_METRICS_INTERVAL": "2h", "WSGATE_METRICS_ADDR": "9090"},
+			`invalid configuration: WSGATE_METRICS_INTERVAL="2h": want 0 (no EMF records) or a duration from 1s to 1h, e.g. 60s; ` +
+				`WSGATE_METRICS_ADDR="9090": want host:port, e.g. :9090`},
 	}
 	for _, tt := range tests {
 		if _, err := FromEnv(env(tt.env)); err == nil || err.Error() != tt.want {

@@ -51,6 +51,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock of the refusal-log rate limit. Default: time.Now.
 	Now func() time.Time
+	// Observe, when set, receives every integration request once it is answered: its
+	// route (contract.RouteConnect, RouteDefault or RouteDisconnect), the status it got and
+	// the time it took. $connect and $default share a path; a request refused before its
+	// body was decoded counts as $default. It must not block.
+	Observe func(route string, status int, elapsed time.Duration)
 }
 
 // Handler serves the integration endpoints and /healthz.
@@ -97,8 +102,14 @@ func (h *Handler) health(w http.ResponseWriter, _ *http.Request) {
 
 // message handles $connect (no payload: nothing to do, as in dotNetify) and $default.
 func (h *Handler) message(w http.ResponseWriter, r *http.Request) {
-	req, ok := h.decode(w, r)
-	if !ok {
+	start := h.start()
+	req, status := h.decode(w, r)
+	route := contract.RouteDefault
+	if status == http.StatusOK && req.Payload == nil {
+		route = contract.RouteConnect
+	}
+	defer h.observe(route, status, start)
+	if status != http.StatusOK {
 		return
 	}
 	if req.Payload != nil {
@@ -108,30 +119,48 @@ func (h *Handler) message(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {
-	req, ok := h.decode(w, r)
-	if !ok {
+	start := h.start()
+	req, status := h.decode(w, r)
+	defer h.observe(contract.RouteDisconnect, status, start)
+	if status != http.StatusOK {
 		return
 	}
 	h.cfg.Runtime.Disconnect(r.Context(), req.ConnectionID)
 	w.WriteHeader(http.StatusOK)
 }
 
-// decode checks the secret and decodes the body; on failure it has written a JSON error.
-func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (protocol.IntegrationRequest, bool) {
+// start is when a request began, when requests are observed.
+func (h *Handler) start() time.Time {
+	if h.cfg.Observe == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+// observe reports an answered request to Config.Observe.
+func (h *Handler) observe(route string, status int, start time.Time) {
+	if h.cfg.Observe != nil {
+		h.cfg.Observe(route, status, time.Since(start))
+	}
+}
+
+// decode checks the secret and decodes the body. It returns http.StatusOK, or the status
+// of the JSON error it has written.
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (protocol.IntegrationRequest, int) {
 	if h.cfg.Secret != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get(SecretHeader)), []byte(h.cfg.Secret)) != 1 {
 		writeError(w, http.StatusUnauthorized, "missing or wrong "+SecretHeader+" header")
-		return protocol.IntegrationRequest{}, false
+		return protocol.IntegrationRequest{}, http.StatusUnauthorized
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(h.cfg.MaxBodyBytes)+1))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "cannot read body: "+err.Error())
-		return protocol.IntegrationRequest{}, false
+		return protocol.IntegrationRequest{}, http.StatusBadRequest
 	}
 	id, err := statedIdentity(r.Header)
 	if err == nil {
 		var req protocol.IntegrationRequest
 		if req, err = protocol.DecodeIntegrationFrom(body, h.cfg.MaxBodyBytes, id); err == nil {
-			return req, true
+			return req, http.StatusOK
 		}
 	}
 	status := http.StatusBadRequest
@@ -145,7 +174,7 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (protocol.Integ
 	h.warnings.Warn(h.cfg.Logger, fmt.Sprintf("%s %d", r.URL.Path, status), "rejected integration request", "path", r.URL.Path, "status", status,
 		"connectionId", clientlog.Clip(r.Header.Get(contract.HeaderConnectionID)), "error", clientlog.Clip(msg))
 	writeError(w, status, msg)
-	return protocol.IntegrationRequest{}, false
+	return protocol.IntegrationRequest{}, status
 }
 
 // statedIdentity reads the identity headers the integrations set from API Gateway's

@@ -96,6 +96,13 @@ type Config struct {
 	// MaxQueuedBytes bounds the bytes of the frames held for one connection. Default: 1 MiB.
 	// The frame that crosses it closes the connection.
 	MaxQueuedBytes int
+	// OnSent, when set, receives the time from Send to the gateway's 2xx for each frame
+	// sent through the queue (the server's PushLatency). It runs on the sending goroutine
+	// and must not block.
+	OnSent func(time.Duration)
+	// OnPaced, when set, receives the time each request (push or close) waited for the
+	// pacer (the server's PacerWait). It must not block.
+	OnPaced func(time.Duration)
 }
 
 // Default queue bounds per connection.
@@ -394,7 +401,11 @@ func (c *Client) conn(connID string) *conn {
 // line (the client keeps its own), so Add cannot fail.
 func (c *Client) add(connID string, q *conn, frame []byte, isClose bool) {
 	epoch := q.epoch
-	if err := c.queue.Add(connID, func() { c.run(connID, q, epoch, frame, isClose) }); err != nil {
+	var queued time.Time // read only when a frame is timed
+	if c.cfg.OnSent != nil {
+		queued = time.Now()
+	}
+	if err := c.queue.Add(connID, func() { c.run(connID, q, epoch, frame, isClose, queued) }); err != nil {
 		panic("push: queue refused a frame: " + err.Error())
 	}
 }
@@ -449,8 +460,8 @@ func (c *Client) Close(ctx context.Context) error {
 }
 
 // run is one task of connID's line: it sends frame, or closes the connection, unless the
-// task was dropped (an older epoch) before it started.
-func (c *Client) run(connID string, q *conn, epoch int, frame []byte, isClose bool) {
+// task was dropped (an older epoch) before it started. queued is when the frame was queued.
+func (c *Client) run(connID string, q *conn, epoch int, frame []byte, isClose bool, queued time.Time) {
 	c.mu.Lock()
 	if q.epoch != epoch {
 		c.mu.Unlock()
@@ -467,6 +478,9 @@ func (c *Client) run(connID string, q *conn, epoch int, frame []byte, isClose bo
 		return
 	}
 	err := c.Post(c.ctx, connID, frame)
+	if err == nil && c.cfg.OnSent != nil {
+		c.cfg.OnSent(time.Since(queued))
+	}
 	c.finish(connID, q, frame, false, c.causeOf(c.ctx, err), err)
 }
 
@@ -573,7 +587,7 @@ func (c *Client) send(ctx context.Context, method, connID string, frame []byte) 
 	refreshed := false
 	for attempt := 1; ; attempt++ {
 		if c.limiter != nil && method == http.MethodPost {
-			if err := c.limiter.Wait(ctx); err != nil {
+			if err := c.pace(ctx); err != nil {
 				return fmt.Errorf("%s %s: pacing: %w", what, connID, err)
 			}
 		}
@@ -605,6 +619,17 @@ func (c *Client) send(ctx context.Context, method, connID string, frame []byte) 
 			return fmt.Errorf("%s %s: backoff: %w", what, connID, err)
 		}
 	}
+}
+
+// pace waits for the pacer's token and reports the wait to OnPaced.
+func (c *Client) pace(ctx context.Context) error {
+	if c.cfg.OnPaced == nil {
+		return c.limiter.Wait(ctx)
+	}
+	start := time.Now()
+	err := c.limiter.Wait(ctx)
+	c.cfg.OnPaced(time.Since(start))
+	return err
 }
 
 // retryableStatus says whether the gateway did not deliver and may yet: throttling (429)
@@ -707,7 +732,7 @@ func (c *Client) Disconnect(ctx context.Context, connID string) error {
 // and counted.
 func (c *Client) closeQueued(connID string) {
 	if c.limiter != nil {
-		if err := c.limiter.Wait(c.ctx); err != nil {
+		if err := c.pace(c.ctx); err != nil {
 			c.failed.Add(1)
 			return
 		}

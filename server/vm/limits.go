@@ -50,7 +50,15 @@ type Stats struct {
 
 type counters struct {
 	vmIDTooLong, vmTooDeep, tooManyVMs, frameTooLarge, backlogFull atomic.Uint64
+	// viewModels is the number of view models the sessions hold (a shared one once per
+	// session that joined it), kept as they are added and released so that reading it
+	// takes no lock.
+	viewModels atomic.Int64
 }
+
+// ViewModels reports how many view models the sessions hold, a shared one once per
+// session that joined it.
+func (rt *Runtime) ViewModels() int { return int(rt.counts.viewModels.Load()) }
 
 // Stats returns the runtime's counters.
 func (rt *Runtime) Stats() Stats {

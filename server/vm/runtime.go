@@ -420,6 +420,7 @@ func (rt *Runtime) create(ctx context.Context, s *session, vmID string, args []e
 			return nil, err
 		}
 		s.vms = append(s.vms, in)
+		rt.counts.viewModels.Add(1)
 		return in, nil
 	}
 	in, err := rt.construct(s, t, child, req, args, respond)
@@ -427,6 +428,7 @@ func (rt *Runtime) create(ctx context.Context, s *session, vmID string, args []e
 		return nil, err
 	}
 	s.vms = append(s.vms, in)
+	rt.counts.viewModels.Add(1)
 	return in, nil
 }
 
@@ -738,6 +740,7 @@ func (rt *Runtime) disposeVM(s *session, m *protocol.Message) {
 	for _, in := range victims {
 		rt.release(s.caller, in)
 		s.vms = slices.DeleteFunc(s.vms, func(x *instance) bool { return x == in })
+		rt.counts.viewModels.Add(-1)
 	}
 }
 
@@ -745,6 +748,7 @@ func (rt *Runtime) disconnect(ctx context.Context, connID string, s *session) {
 	for i := len(s.vms) - 1; i >= 0; i-- {
 		rt.release(s.caller, s.vms[i])
 	}
+	rt.counts.viewModels.Add(-int64(len(s.vms)))
 	s.vms = nil
 	rt.mu.Lock()
 	s.closed = true

@@ -24,7 +24,6 @@ func init() {
 // runBench is `wsgate bench [--quick] [--scenario NAME]... [--out DIR]`.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("wsgate bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var o bench.Options
 	var scenarios scenarioList
 	var list, inProcess bool
@@ -38,14 +37,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&list, "list", false, "list the scenarios and exit")
 	fs.BoolVar(&inProcess, "in-process", false, "run the local gateway inside the bench process (limits N to the open-file limit / 2)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: wsgate bench [--quick] [--scenario NAME]... [--out DIR] [--clients N] [--duration D]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Runs each scenario against a baseline measured in the same run and prints a table with")
-		fmt.Fprintln(stderr, "the ratio and the goal; everything listens on 127.0.0.1 only.")
-		fmt.Fprintln(stderr)
+		w := fs.Output()
+		fmt.Fprintln(w, "usage: wsgate bench [--quick] [--scenario NAME]... [--out DIR] [--clients N] [--duration D]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Runs each scenario against a baseline measured in the same run and prints a table with")
+		fmt.Fprintln(w, "the ratio and the goal; everything listens on 127.0.0.1 only.")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Examples:")
+		fmt.Fprintln(w, "  wsgate bench --quick")
+		fmt.Fprintln(w, "  wsgate bench --scenario roundtrip,throughput --out bench-results")
+		fmt.Fprintln(w, "  wsgate bench --scenario load --clients 5000 --duration 2m")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Flags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}

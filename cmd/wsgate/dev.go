@@ -1,95 +1,134 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/wsgate/wsgate/contract"
 	"github.com/wsgate/wsgate/localgateway"
 	"github.com/wsgate/wsgate/localgateway/cfn"
 )
 
 func init() {
 	commands["dev"] = command{
-		summary: "synthesize the stack, run the local gateway, the server and the demo page",
+		summary: "synthesize your CDK app, run the local gateway and your server (and a built page)",
 		run:     runDev,
 	}
 }
 
-// Contracts with the CDK app and the server (docs/architecture.md).
+// Defaults inside this repository (docs/architecture.md).
 const (
-	stackName       = "WsgateStack"
-	serverPackage   = "./server/cmd/wsgate-server"
-	webDistDir      = "examples/web/dist"
-	serverReadyWait = 30 * time.Second
+	demoServerPackage = wsgateModule + "/server/cmd/wsgate-server"
+	webDistDir        = "examples/web/dist"
 )
 
 // devOptions are the flags of `wsgate dev`.
 type devOptions struct {
 	gatewayOptions
-	demoAddr   string
-	serverAddr string
-	web        string
+	demoAddr      string
+	serverAddr    string
+	web           string
+	serverPackage string
+	stack         string
 }
+
+const devUsage = `usage: wsgate dev [--server-package PKG] [--template FILE | --stack NAME] [flags]
+
+Runs your app on this machine as API Gateway and ECS run it: synthesizes the
+CDK app that cdk.json names (the stack holding the WebSocket API) unless
+--template gives a template, builds your server's main package and runs it
+behind the local API Gateway WebSocket emulator, then prints
+
+  websocket: ws://127.0.0.1:PORT/STAGE    (for the dotnetify client)
+  callback: http://127.0.0.1:PORT/STAGE   (the server's @connections URL)
+
+Run it from your Go module. A server that exits is started again; Ctrl-C or
+SIGTERM stops everything. Inside the wsgate repository the server package
+defaults to the demo server, and the demo page is served when it is built.
+
+Examples:
+  wsgate dev --server-package ./cmd/counter
+  go run github.com/wsgate/wsgate/cmd/wsgate dev --server-package ./cmd/counter
+  wsgate dev --server-package ./cmd/counter --stack CounterStack --addr 127.0.0.1:4000
+  wsgate dev --server-package ./cmd/counter --template cdk.out/CounterStack.template.json
+  wsgate dev --server-package ./cmd/counter --web ./web/dist
+
+Flags:
+`
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("wsgate dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var o devOptions
 	o.register(fs)
-	fs.StringVar(&o.template, "template", "", "use this template instead of synthesizing the stack")
-	fs.StringVar(&o.demoAddr, "demo-addr", "127.0.0.1:3001", "address of the demo page")
-	fs.StringVar(&o.serverAddr, "server-addr", "127.0.0.1:0", "address of the wsgate server (port 0 picks a free one)")
-	fs.StringVar(&o.web, "web", "", "directory of the built demo page (default: examples/web/dist in the module)")
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&o.template, "template", "", "use this template instead of synthesizing the CDK app")
+	fs.StringVar(&o.stack, "stack", "", "stack to run when several of the app's stacks define a WebSocket API")
+	fs.StringVar(&o.serverPackage, "server-package", "", "main package of your server, as for go build (default in the wsgate repository: its demo server)")
+	fs.StringVar(&o.demoAddr, "demo-addr", "127.0.0.1:3001", "address of the page, when there is one to serve")
+	fs.StringVar(&o.serverAddr, "server-addr", "127.0.0.1:0", "address of your server (port 0 picks a free one)")
+	fs.StringVar(&o.web, "web", "", "directory of a built page to serve with a config.json holding the websocket URL (default in the wsgate repository: examples/web/dist)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), devUsage)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	root, err := moduleRoot()
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q (the server package is given with --server-package)", fs.Arg(0))}
+	}
+	cwd, err := os.Getwd()
 	if err != nil {
 		return err
 	}
-	if o.web == "" {
-		o.web = filepath.Join(root, webDistDir)
+	mod, err := findModule(cwd)
+	if err != nil {
+		return err
 	}
-	if _, err := os.Stat(filepath.Join(o.web, "index.html")); err != nil {
-		return fmt.Errorf("demo page not built (%s has no index.html): run scripts/build-web.sh", o.web)
+	buildDir, pkg, err := o.serverToBuild(cwd, mod)
+	if err != nil {
+		return err
 	}
-	// Claim both addresses first so a port in use fails before the slow steps.
+	work, err := workDir(mod)
+	if err != nil {
+		return err
+	}
+	// Claim the addresses first so a port in use fails before the slow steps.
 	if o.listener, err = localgateway.Listen(o.addr); err != nil {
 		return err
 	}
 	defer o.listener.Close()
-	demoListener, err := localgateway.Listen(o.demoAddr)
-	if err != nil {
-		return err
-	}
-	defer demoListener.Close()
-	if o.template == "" {
-		if o.template, err = synth(ctx, root, stderr); err != nil {
+	var pageListener net.Listener
+	if page := o.pageDir(mod, stderr); page != "" {
+		if pageListener, err = localgateway.Listen(o.demoAddr); err != nil {
 			return err
+		}
+		defer pageListener.Close()
+	}
+	if o.template == "" {
+		app, err := findCDKApp(cwd, mod)
+		if err != nil {
+			return err
+		}
+		if o.template, err = app.synth(ctx, o.stack, work, stderr); err != nil {
+			return stopped(ctx, stderr, err)
 		}
 	}
 	secret, err := o.localSecret()
 	if err != nil {
 		return err
 	}
-	serverBin, err := buildServer(ctx, root, stderr)
+	bin, err := buildServer(ctx, buildDir, pkg, work, stderr)
 	if err != nil {
-		return err
+		return stopped(ctx, stderr, err)
 	}
 	if o.serverAddr, err = freeAddr(o.serverAddr); err != nil {
 		return err
@@ -99,25 +138,83 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	defer gw.stop()
-	server, err := startServer(serverBin, o.serverAddr, gw.callbackURL, secret, stderr)
+	defer stopGateway(gw)
+	spec := newServerSpec(bin, mod.root, o.serverAddr, gw.callbackURL, secret, stderr)
+	server, err := spec.start()
 	if err != nil {
 		return err
 	}
-	defer server.stop()
-	if err := waitHealthy(ctx, o.serverAddr, server.exited); err != nil {
+	if err := waitHealthy(ctx, o.serverAddr, server); err != nil {
+		server.stop()
+		return stopped(ctx, stderr, err)
+	}
+	fmt.Fprintf(stdout, "websocket: %s\ncallback: %s\n", gw.websocketURL, gw.callbackURL)
+	if pageListener != nil {
+		page := &http.Server{Handler: pageHandler(o.web, gw.websocketURL), ReadHeaderTimeout: 10 * time.Second}
+		go page.Serve(pageListener)
+		defer page.Close()
+		fmt.Fprintf(stdout, "demo: http://%s/\n", pageListener.Addr())
+	}
+	spec.keepRunning(ctx, server)
+	return stopped(ctx, stderr, nil)
+}
+
+// stopped turns the failure of a step cut short by Ctrl-C or SIGTERM (its
+// process group killed) into a clean stop; any other error stays.
+func stopped(ctx context.Context, stderr io.Writer, err error) error {
+	if err != nil && ctx.Err() == nil {
 		return err
 	}
-	demo := &http.Server{Handler: demoHandler(o.web, gw.websocketURL), ReadHeaderTimeout: 10 * time.Second}
-	go demo.Serve(demoListener)
-	defer demo.Close()
-	fmt.Fprintf(stdout, "websocket: %s\ncallback: %s\ndemo: http://%s/\n", gw.websocketURL, gw.callbackURL, demoListener.Addr())
+	fmt.Fprintln(stderr, "==> stopped")
+	return nil
+}
+
+// serverToBuild returns the directory to run go build in and the package
+// to build: the --server-package given, resolved from the working
+// directory as go build would, or inside this repository its demo server.
+func (o *devOptions) serverToBuild(cwd string, mod goModule) (dir, pkg string, err error) {
+	if o.serverPackage != "" {
+		return cwd, o.serverPackage, nil
+	}
+	if mod.isWsgate() {
+		return mod.root, demoServerPackage, nil
+	}
+	return "", "", usageError{"name your server's main package, such as --server-package ./cmd/counter (only inside the wsgate repository does it default to the demo server)"}
+}
+
+// pageDir returns the directory of the page to serve, or "" when there is
+// none; either way it says so in one line, and a missing page never stops
+// the gateway and server from starting.
+func (o *devOptions) pageDir(mod goModule, stderr io.Writer) string {
+	if o.web == "" && mod.isWsgate() {
+		o.web = filepath.Join(mod.root, webDistDir)
+	}
+	if o.web == "" {
+		fmt.Fprintln(stderr, "==> no page to serve (--web DIR serves a built one, with a config.json holding the websocket URL)")
+		return ""
+	}
+	if _, err := os.Stat(filepath.Join(o.web, "index.html")); err != nil {
+		hint := ""
+		if mod.isWsgate() && o.web == filepath.Join(mod.root, webDistDir) {
+			hint = "; scripts/build-web.sh builds the demo page"
+		}
+		fmt.Fprintf(stderr, "==> no page served: %s has no index.html%s\n", o.web, hint)
+		return ""
+	}
+	return o.web
+}
+
+// stopGateway closes client sockets and the listener; it gives up after a
+// short while so wsgate dev itself ends soon after its children.
+func stopGateway(gw *runningGateway) {
+	done := make(chan struct{})
+	go func() {
+		_ = gw.stop()
+		close(done)
+	}()
 	select {
-	case <-ctx.Done():
-		fmt.Fprintln(stderr, "==> stopping")
-		return nil
-	case err := <-server.exited:
-		return fmt.Errorf("the server stopped: %v", err)
+	case <-done:
+	case <-time.After(2 * time.Second):
 	}
 }
 
@@ -156,191 +253,8 @@ func (o *devOptions) localSecret() (string, error) {
 	return o.secrets[ids[0]], nil
 }
 
-// moduleRoot finds the directory of wsgate's go.mod above the working
-// directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.HasPrefix(data, []byte("module github.com/wsgate/wsgate\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run wsgate dev inside the wsgate module (no go.mod of github.com/wsgate/wsgate above the working directory)")
-		}
-		dir = parent
-	}
-}
-
-// synth runs the CDK app (go run .) with CDK_OUTDIR=cdk.out and returns the
-// stack's template. No AWS account is involved.
-func synth(ctx context.Context, root string, stderr io.Writer) (string, error) {
-	out := filepath.Join(root, "cdk.out")
-	fmt.Fprintf(stderr, "==> synthesizing %s (go run . with CDK_OUTDIR=cdk.out; the first run compiles the CDK libraries and takes a while)\n", stackName)
-	start := time.Now()
-	cmd := exec.CommandContext(ctx, "go", "run", ".")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CDK_OUTDIR="+out, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1")
-	if err := runLogged(cmd, filepath.Join(root, ".cache", "wsgate-dev", "synth.log"), "synthesizing", stderr); err != nil {
-		return "", fmt.Errorf("synth failed: %v", err)
-	}
-	template := filepath.Join(out, stackName+".template.json")
-	if _, err := os.Stat(template); err != nil {
-		return "", fmt.Errorf("synth failed: %s was not written", template)
-	}
-	fmt.Fprintf(stderr, "==> synthesized %s in %s\n", template, time.Since(start).Round(100*time.Millisecond))
-	return template, nil
-}
-
-// buildServer compiles the server binary into .cache/wsgate-dev.
-func buildServer(ctx context.Context, root string, stderr io.Writer) (string, error) {
-	bin := filepath.Join(root, ".cache", "wsgate-dev", "wsgate-server")
-	fmt.Fprintf(stderr, "==> building the server (go build %s)\n", serverPackage)
-	start := time.Now()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, serverPackage)
-	cmd.Dir = root
-	if err := runLogged(cmd, filepath.Join(root, ".cache", "wsgate-dev", "build.log"), "building", stderr); err != nil {
-		return "", fmt.Errorf("building the server failed: %v", err)
-	}
-	fmt.Fprintf(stderr, "==> built the server in %s\n", time.Since(start).Round(100*time.Millisecond))
-	return bin, nil
-}
-
-// runLogged runs cmd with its output in logPath, telling stderr every 10 s
-// that it is still at it; a failure is the last meaningful output line plus
-// where the full log is.
-func runLogged(cmd *exec.Cmd, logPath, doing string, stderr io.Writer) error {
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	// go run and go build start children of their own (the compiled app,
-	// jsii's node): on Ctrl-C the whole process group goes.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		start := time.Now()
-		tick := time.NewTicker(10 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				fmt.Fprintf(stderr, "    … still %s (%s)\n", doing, time.Since(start).Round(time.Second))
-			}
-		}
-	}()
-	err := cmd.Run()
-	_ = os.WriteFile(logPath, buf.Bytes(), 0o644)
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s (full output in %s)", lastLine(buf.String(), err.Error()), logPath)
-}
-
-// lastLine returns the last line that is not part of a "!!" banner (jsii
-// prints one about the Node.js version after every run).
-func lastLine(out, fallback string) string {
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		l := strings.TrimSpace(lines[i])
-		if l != "" && !strings.HasPrefix(l, "!!") {
-			return l
-		}
-	}
-	return fallback
-}
-
-// freeAddr turns HOST:0 into HOST:PORT with a port free right now.
-func freeAddr(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", fmt.Errorf("--server-addr %q: %v", addr, err)
-	}
-	if port != "0" {
-		return addr, nil
-	}
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", fmt.Errorf("no free port for the server: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// child is the running server process.
-type child struct {
-	cmd    *exec.Cmd
-	exited chan error
-}
-
-// startServer starts the server wired to the gateway with the local
-// credentials; its log goes to stderr.
-func startServer(bin, addr, callback, secret string, stderr io.Writer) (*child, error) {
-	creds := localgateway.CredentialsFromEnv()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(),
-		"WSGATE_CALLBACK_URL="+callback, "WSGATE_LISTEN_ADDR="+addr, contract.EnvIntegrationSecret+"="+secret,
-		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey, "AWS_REGION="+creds.Region,
-		"AWS_SESSION_TOKEN=", "AWS_PROFILE=")
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	// Its own process group: the terminal's Ctrl-C reaches wsgate, which
-	// stops the server in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the server: %v", err)
-	}
-	c := &child{cmd: cmd, exited: make(chan error, 1)}
-	go func() { c.exited <- cmd.Wait() }()
-	return c, nil
-}
-
-// stop sends SIGTERM, then SIGKILL after 10 s.
-func (c *child) stop() {
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(10 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
-	}
-}
-
-// waitHealthy polls GET /healthz until it answers 200.
-func waitHealthy(ctx context.Context, addr string, exited <-chan error) error {
-	deadline := time.Now().Add(serverReadyWait)
-	client := &http.Client{Timeout: time.Second}
-	for {
-		resp, err := client.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case err := <-exited:
-			return fmt.Errorf("the server exited during start-up: %v", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the server did not answer GET /healthz on %s within %s", addr, serverReadyWait)
-		}
-	}
-}
-
-// demoHandler serves the built demo page and its config.json.
-func demoHandler(dir, websocketURL string) http.Handler {
+// pageHandler serves a built page and its config.json.
+func pageHandler(dir, websocketURL string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -80,14 +80,32 @@ func (s *secretFlag) Set(v string) error {
 	return nil
 }
 
+const gatewayUsage = `usage: wsgate gateway --template FILE --backend URL [flags]
+
+Serves the WebSocket API a CloudFormation template defines, as API Gateway
+would: its routes, integrations (rewritten to --backend), responses and
+stage, and the @connections management API with SigV4 checked against the
+local credentials. Prints the websocket: and callback: URLs.
+
+Examples:
+  wsgate gateway --template cdk.out/WsgateStack.template.json --backend http://127.0.0.1:8080 --secret RealtimeIntegrationSecretC6E8562D=s3cret
+  wsgate gateway --template dotnetify-cloudformation-template.yaml --backend http://127.0.0.1:5000 --addr 127.0.0.1:4000
+  wsgate gateway --template cdk.out/MyStack.template.json --backend http://127.0.0.1:8080 --fault status=429,rate=0.5
+
+Flags:
+`
+
 func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("wsgate gateway", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var o gatewayOptions
 	fs.StringVar(&o.template, "template", "", "CloudFormation template (JSON or YAML) defining the WebSocket API (required)")
 	fs.StringVar(&o.backend, "backend", "", "base URL integration URIs are rewritten to, path kept (required)")
 	o.register(fs)
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), gatewayUsage)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if o.template == "" || o.backend == "" {

@@ -127,16 +127,6 @@ func TestGatewayCommandErrorsAreOneLine(t *testing.T) {
 	}
 }
 
-func TestDevRefusesMissingDemoPage(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	web := t.TempDir()
-	code := run(context.Background(), []string{"dev", "--web", web, "--template", fixture}, &stdout, &stderr)
-	want := "wsgate dev: demo page not built (" + web + " has no index.html): run scripts/build-web.sh\n"
-	if code != 1 || stderr.String() != want {
-		t.Fatalf("exit %d, stderr %q", code, stderr.String())
-	}
-}
-
 func TestLastLineSkipsBanners(t *testing.T) {
 	out := "compiling\nerror: app.go:12: undefined: foo\n!!!!!!!!\n!!  node 18 is old  !!\n!!!!!!!!\n"
 	if got := lastLine(out, "fallback"); got != "error: app.go:12: undefined: foo" {
@@ -163,59 +153,4 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-func TestDevPortInUseIsOneLine(t *testing.T) {
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	web := t.TempDir()
-	os.WriteFile(filepath.Join(web, "index.html"), []byte("<html></html>"), 0o600)
-	for _, args := range [][]string{
-		{"dev", "--web", web, "--template", fixture, "--addr", busy.Addr().String()},
-		{"dev", "--web", web, "--template", fixture, "--addr", "127.0.0.1:0", "--demo-addr", busy.Addr().String()},
-	} {
-		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), args, &stdout, &stderr)
-		want := "wsgate dev: cannot listen on " + busy.Addr().String() + ": address already in use\n"
-		if code != 1 || stderr.String() != want {
-			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
-		}
-	}
-}
-
-func TestDemoHandlerServesConfig(t *testing.T) {
-	web := t.TempDir()
-	os.WriteFile(filepath.Join(web, "index.html"), []byte("<html>demo</html>"), 0o600)
-	srv := httptest.NewServer(demoHandler(web, "ws://127.0.0.1:1234/prod"))
-	defer srv.Close()
-	for path, want := range map[string]string{"/config.json": `{"websocketUrl":"ws://127.0.0.1:1234/prod"}`, "/": "<html>demo</html>"} {
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if string(body) != want {
-			t.Errorf("%s: %q", path, body)
-		}
-	}
-}
-
-func TestSynthFailureIsOneLine(t *testing.T) {
-	root := t.TempDir()
-	os.WriteFile(filepath.Join(root, "go.mod"), []byte("module github.com/wsgate/wsgate\n\ngo 1.26\n"), 0o600)
-	os.WriteFile(filepath.Join(root, "main.go"), []byte("package main\n\nfunc main() { undefinedCall() }\n"), 0o600)
-	var progress bytes.Buffer
-	_, err := synth(context.Background(), root, &progress)
-	log := filepath.Join(root, ".cache", "wsgate-dev", "synth.log")
-	want := "synth failed: ./main.go:3:15: undefined: undefinedCall (full output in " + log + ")"
-	if err == nil || err.Error() != want {
-		t.Fatalf("got %v\nwant %s", err, want)
-	}
-	if !strings.HasPrefix(progress.String(), "==> synthesizing WsgateStack") {
-		t.Fatalf("progress %q", progress.String())
-	}
 }

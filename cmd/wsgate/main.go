@@ -1,7 +1,8 @@
 // Command wsgate is the developer CLI of wsgate:
 //
-//	wsgate dev       synthesize the stack, run the local gateway, the server and the demo page
+//	wsgate dev       synthesize your CDK app, run the local gateway and your server
 //	wsgate gateway   run the local API Gateway WebSocket emulator on a template
+//	wsgate bench     measure the server and the gateway against baselines
 //
 // Each subcommand lives in its own file and registers itself in commands.
 package main
@@ -35,11 +36,16 @@ func main() {
 }
 
 // run dispatches to a subcommand and turns its error into one line on
-// stderr and exit status 1 (2 for usage errors).
+// stderr and exit status 1 (2 for usage errors). Asking for help (-h) is
+// not an error: the synopsis goes to stdout and the status is 0.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr)
 		return 2
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		return 0
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
@@ -49,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := cmd.run(ctx, args[1:], stdout, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 2
+			return 0
 		}
 		var ue usageError
 		if errors.As(err, &ue) {
@@ -79,5 +85,24 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'wsgate <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "Examples:")
+	fmt.Fprintln(w, "  wsgate dev --server-package ./cmd/counter")
+	fmt.Fprintln(w, "  go run github.com/wsgate/wsgate/cmd/wsgate dev --server-package ./cmd/counter")
+	fmt.Fprintln(w, "  wsgate gateway --template cdk.out/MyStack.template.json --backend http://127.0.0.1:8080")
+	fmt.Fprintln(w, "  wsgate bench --quick")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'wsgate <command> -h' for a command's synopsis, flags and examples.")
+}
+
+// parseFlags parses a subcommand's flags. With -h it prints fs.Usage to
+// stdout and returns flag.ErrHelp (status 0); a bad flag is returned as an
+// error of one line, without the usage text burying it.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+	}
+	return err
 }

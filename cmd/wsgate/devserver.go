@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/wsgate/wsgate/contract"
+	"github.com/wsgate/wsgate/localgateway"
+)
+
+const (
+	// serverReadyWait is how long a started server has to answer /healthz.
+	serverReadyWait = 30 * time.Second
+	// stopGrace is how long a child has between SIGTERM and SIGKILL, so
+	// that every child is gone within 5 s of Ctrl-C.
+	stopGrace = 3 * time.Second
+	// restartMin and restartMax bound the pause before starting a dead
+	// server again; it doubles while the server keeps dying.
+	restartMin = 500 * time.Millisecond
+	restartMax = 8 * time.Second
+	// restartReset is how long a server must have run for its next death
+	// to count as a first one again.
+	restartReset = time.Minute
+)
+
+// ownGroup puts cmd in a process group of its own, so that the terminal's
+// Ctrl-C reaches wsgate only (which stops its children in order), and
+// makes cancelling cmd's context kill the whole group, grandchildren
+// included.
+func ownGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// A grandchild that escaped the group may hold the output pipe open.
+	cmd.WaitDelay = time.Second
+}
+
+// buildServer compiles the server's main package pkg (resolved in dir, as
+// `go build` in dir would) to a binary in workDir.
+func buildServer(ctx context.Context, dir, pkg, workDir string, stderr io.Writer) (string, error) {
+	bin := filepath.Join(workDir, "server")
+	fmt.Fprintf(stderr, "==> building the server (go build %s)\n", pkg)
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
+	cmd.Dir = dir
+	if err := runLogged(cmd, filepath.Join(workDir, "build.log"), "building", stderr); err != nil {
+		return "", fmt.Errorf("building the server failed: %w", err)
+	}
+	fmt.Fprintf(stderr, "==> built the server in %s\n", time.Since(start).Round(100*time.Millisecond))
+	return bin, nil
+}
+
+// freeAddr turns HOST:0 into HOST:PORT with a port free right now. The
+// server keeps that address across restarts: it is the gateway's backend.
+func freeAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("--server-addr %q: %v", addr, err)
+	}
+	if port != "0" {
+		return addr, nil
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", fmt.Errorf("no free port for the server: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// serverSpec is how to start the server: the same binary, directory and
+// environment every time.
+type serverSpec struct {
+	bin    string
+	dir    string
+	addr   string
+	env    []string
+	stderr io.Writer
+}
+
+// newServerSpec wires the server to the gateway with the local credentials.
+func newServerSpec(bin, dir, addr, callback, secret string, stderr io.Writer) serverSpec {
+	creds := localgateway.CredentialsFromEnv()
+	// No load balancer polls /healthz here: the server closes its listener
+	// at once on Ctrl-C unless the environment asks for a drain window.
+	env := append([]string{contract.EnvDrainWindow + "=0"}, os.Environ()...)
+	env = append(env,
+		contract.EnvCallbackURL+"="+callback, contract.EnvListenAddr+"="+addr, contract.EnvIntegrationSecret+"="+secret,
+		// No load balancer watches /healthz locally: stop without the drain window.
+		contract.EnvDrainWindow+"=0s",
+		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey, "AWS_REGION="+creds.Region,
+		"AWS_SESSION_TOKEN=", "AWS_PROFILE=")
+	return serverSpec{bin: bin, dir: dir, addr: addr, env: env, stderr: stderr}
+}
+
+// child is a running server process.
+type child struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed once it has exited
+	err  error         // how it exited, valid after done
+}
+
+// start starts the server; its log goes to stderr.
+func (s serverSpec) start() (*child, error) {
+	cmd := exec.Command(s.bin)
+	cmd.Dir = s.dir
+	cmd.Env = s.env
+	cmd.Stdout, cmd.Stderr = s.stderr, s.stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the server: %w", err)
+	}
+	c := &child{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		c.err = cmd.Wait()
+		close(c.done)
+	}()
+	return c, nil
+}
+
+// exitReason says how the child ended, as in "exit status 2" or "signal:
+// killed".
+func (c *child) exitReason() string {
+	if c.err == nil {
+		return "exit status 0"
+	}
+	return c.err.Error()
+}
+
+// stop sends the child's process group SIGTERM, then SIGKILL after
+// stopGrace, and returns once the child has exited. Anything left in its
+// group (processes it started) is killed too.
+func (c *child) stop() {
+	pgid := c.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(stopGrace):
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	<-c.done
+}
+
+// waitHealthy polls GET /healthz until it answers 200.
+func waitHealthy(ctx context.Context, addr string, c *child) error {
+	deadline := time.Now().Add(serverReadyWait)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+contract.PathHealth, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-c.done:
+			return fmt.Errorf("the server exited during start-up (%s)", c.exitReason())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the server did not answer GET %s on %s within %s", contract.PathHealth, addr, serverReadyWait)
+		}
+	}
+}
+
+// keepRunning watches the running server c until ctx ends, then stops it.
+// When the server dies it is started again after a pause that doubles
+// while it keeps dying, as ECS replaces a stopped task; the gateway stays
+// up meanwhile, and clients see integration errors until the server is
+// back.
+func (s serverSpec) keepRunning(ctx context.Context, c *child) {
+	delay := restartMin
+	for {
+		started := time.Now()
+		select {
+		case <-ctx.Done():
+			c.stop()
+			return
+		case <-c.done:
+		}
+		// Whatever the dead server started goes with it.
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		if time.Since(started) > restartReset {
+			delay = restartMin
+		}
+		fmt.Fprintf(s.stderr, "==> server exited (%s); starting it again in %s\n", c.exitReason(), delay)
+		next, ok := s.restart(ctx, &delay)
+		if !ok {
+			return
+		}
+		c = next
+		fmt.Fprintf(s.stderr, "==> server is up again on %s\n", s.addr)
+	}
+}
+
+// restart starts the server after *delay until one answers /healthz,
+// doubling *delay after each attempt. It reports false when ctx ended
+// first, with no server left running.
+func (s serverSpec) restart(ctx context.Context, delay *time.Duration) (*child, bool) {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-time.After(*delay):
+		}
+		*delay = min(*delay*2, restartMax)
+		c, err := s.start()
+		if err != nil {
+			fmt.Fprintf(s.stderr, "==> %v; trying again in %s\n", err, *delay)
+			continue
+		}
+		err = waitHealthy(ctx, s.addr, c)
+		if err == nil {
+			return c, true
+		}
+		c.stop()
+		if ctx.Err() != nil {
+			return nil, false
+		}
+		fmt.Fprintf(s.stderr, "==> %v; trying again in %s\n", err, *delay)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,15 @@ const (
 	PathHealth     = contract.PathHealth
 	// SecretHeader carries the shared secret when one is configured.
 	SecretHeader = contract.HeaderSecret
+)
+
+// Bounds of what the gateway states about an authorized connection. API Gateway caps an
+// authorizer's result at 8 KB, so more than that did not come from it.
+const (
+	// MaxAuthorizerKeys bounds the X-Wsgate-Authorizer-<key> headers of one request.
+	MaxAuthorizerKeys = 64
+	// MaxAuthorizerBytes bounds the bytes of the principal and the context values together.
+	MaxAuthorizerBytes = 8192
 )
 
 // Dispatcher receives decoded work; *vm.Runtime implements it. ctx is the integration
@@ -103,7 +113,7 @@ func (h *Handler) health(w http.ResponseWriter, _ *http.Request) {
 // message handles $connect (no payload: nothing to do, as in dotNetify) and $default.
 func (h *Handler) message(w http.ResponseWriter, r *http.Request) {
 	start := h.start()
-	req, status := h.decode(w, r)
+	req, who, status := h.decode(w, r)
 	route := contract.RouteDefault
 	if status == http.StatusOK && req.Payload == nil {
 		route = contract.RouteConnect
@@ -113,14 +123,15 @@ func (h *Handler) message(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Payload != nil {
-		h.cfg.Runtime.Handle(r.Context(), vm.Caller{ConnectionID: req.ConnectionID, SourceIP: req.SourceIP, UserAgent: req.UserAgent}, req.Payload)
+		h.cfg.Runtime.Handle(r.Context(), vm.Caller{ConnectionID: req.ConnectionID, SourceIP: req.SourceIP, UserAgent: req.UserAgent,
+			Principal: who.principal, Authorizer: who.authorizer}, req.Payload)
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
 func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {
 	start := h.start()
-	req, status := h.decode(w, r)
+	req, _, status := h.decode(w, r)
 	defer h.observe(contract.RouteDisconnect, status, start)
 	if status != http.StatusOK {
 		return
@@ -144,23 +155,27 @@ func (h *Handler) observe(route string, status int, start time.Time) {
 	}
 }
 
-// decode checks the secret and decodes the body. It returns http.StatusOK, or the status
-// of the JSON error it has written.
-func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (protocol.IntegrationRequest, int) {
+// decode checks the secret and decodes the body and the principal headers. It returns
+// http.StatusOK, or the status of the JSON error it has written.
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (protocol.IntegrationRequest, principal, int) {
 	if h.cfg.Secret != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get(SecretHeader)), []byte(h.cfg.Secret)) != 1 {
 		writeError(w, http.StatusUnauthorized, "missing or wrong "+SecretHeader+" header")
-		return protocol.IntegrationRequest{}, http.StatusUnauthorized
+		return protocol.IntegrationRequest{}, principal{}, http.StatusUnauthorized
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(h.cfg.MaxBodyBytes)+1))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "cannot read body: "+err.Error())
-		return protocol.IntegrationRequest{}, http.StatusBadRequest
+		return protocol.IntegrationRequest{}, principal{}, http.StatusBadRequest
 	}
 	id, err := statedIdentity(r.Header)
+	var who principal
+	if err == nil {
+		who, err = statedPrincipal(r.Header)
+	}
 	if err == nil {
 		var req protocol.IntegrationRequest
 		if req, err = protocol.DecodeIntegrationFrom(body, h.cfg.MaxBodyBytes, id); err == nil {
-			return req, http.StatusOK
+			return req, who, http.StatusOK
 		}
 	}
 	status := http.StatusBadRequest
@@ -174,7 +189,7 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (protocol.Integ
 	h.warnings.Warn(h.cfg.Logger, fmt.Sprintf("%s %d", r.URL.Path, status), "rejected integration request", "path", r.URL.Path, "status", status,
 		"connectionId", clientlog.Clip(r.Header.Get(contract.HeaderConnectionID)), "error", clientlog.Clip(msg))
 	writeError(w, status, msg)
-	return protocol.IntegrationRequest{}, status
+	return protocol.IntegrationRequest{}, principal{}, status
 }
 
 // statedIdentity reads the identity headers the integrations set from API Gateway's
@@ -199,6 +214,56 @@ func statedIdentity(h http.Header) (protocol.Identity, error) {
 		}
 	}
 	return id, nil
+}
+
+// principal is who $connect's authorization admitted, as the gateway states it.
+type principal struct {
+	principal  string
+	authorizer map[string]string // lower-case context keys; nil without any
+}
+
+// statedPrincipal reads the principal and the authorizer's context from the headers the
+// integrations map from $context.authorizer (or $context.identity.userArn with IAM). API
+// Gateway keeps an authorized connection's authorizer context for its lifetime and states
+// it on every route, so the server needs no memory of $connect: any task can serve any
+// request. Each header is set once by the gateway; a repeated one, more than
+// MaxAuthorizerKeys context keys or more than MaxAuthorizerBytes in all are refused. An
+// empty value states nothing (a context key the authorizer did not return).
+func statedPrincipal(h http.Header) (principal, error) {
+	var who principal
+	size := 0
+	for name, values := range h {
+		key, isContext := strings.CutPrefix(name, contract.HeaderAuthorizerPrefix)
+		if name != contract.HeaderPrincipal && (!isContext || key == "") {
+			continue
+		}
+		if len(values) > 1 {
+			return principal{}, fmt.Errorf("the %s header appears %d times", name, len(values))
+		}
+		size += len(values[0])
+		if values[0] == "" {
+			continue
+		}
+		if !isContext {
+			who.principal = values[0]
+			continue
+		}
+		if who.authorizer == nil {
+			who.authorizer = map[string]string{}
+		}
+		key = strings.ToLower(key)
+		if _, dup := who.authorizer[key]; dup {
+			return principal{}, fmt.Errorf("the %s header appears 2 times", name)
+		}
+		who.authorizer[key] = values[0]
+	}
+	if n := len(who.authorizer); n > MaxAuthorizerKeys {
+		return principal{}, fmt.Errorf("%d %s headers, over the limit of %d", n, contract.HeaderAuthorizerPrefix, MaxAuthorizerKeys)
+	}
+	if size > MaxAuthorizerBytes {
+		return principal{}, fmt.Errorf("the %s and %s headers hold %d bytes, over the limit of %d", contract.HeaderPrincipal, contract.HeaderAuthorizerPrefix, size, MaxAuthorizerBytes)
+	}
+	return who, nil
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -48,6 +48,17 @@ type Caller struct {
 	// Headers are the client's $headers (for example Authorization), cached per connection
 	// from request_vm and replaced by an update_vm carrying $headers.
 	Headers map[string]string
+	// Principal is who $connect's authorization admitted: a Lambda authorizer's
+	// principalId, or with IAM authorization the caller's ARN; "" when $connect is not
+	// authorized. It comes only from the X-Wsgate-Principal header the integrations map
+	// from API Gateway's $context, never from anything the client wrote ($headers and
+	// $vmArg included).
+	Principal string
+	// Authorizer holds the keys of the Lambda authorizer's context that the integrations
+	// forward (the constructs' ConnectAuthorization.ContextKeys), values as API Gateway
+	// stringifies them. Keys are in lower case: they travel as HTTP header names, which
+	// are case-insensitive. nil when there are none. Read it, do not change it.
+	Authorizer map[string]string
 }
 
 // Request is what a view-model constructor receives.

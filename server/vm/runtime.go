@@ -171,6 +171,12 @@ func (rt *Runtime) Handle(ctx context.Context, c Caller, m *protocol.Message) {
 		if c.UserAgent != "" {
 			s.caller.UserAgent = c.UserAgent
 		}
+		// The gateway states the principal on every request of an authorized connection;
+		// one that states none leaves what an earlier request stated.
+		if c.Principal != "" {
+			s.caller.Principal = c.Principal
+			s.caller.Authorizer = c.Authorizer
+		}
 		switch m.CallType {
 		case protocol.CallRequestVM:
 			rt.requestVM(ctx, s, m)

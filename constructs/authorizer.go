@@ -65,6 +65,10 @@ var identitySourcePattern = regexp.MustCompile(`^(route\.request\.(header|querys
 // $context variable and in a header name.
 var contextKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
 
+// maxContextKeys is how many context keys the server accepts per request
+// (server/integration.MaxAuthorizerKeys).
+const maxContextKeys = 64
+
 // checkConnectAuthorization validates the $connect authorization props.
 func (p *problems) checkConnectAuthorization(a *ConnectAuthorization) {
 	if a == nil {
@@ -96,6 +100,9 @@ func (p *problems) checkConnectAuthorization(a *ConnectAuthorization) {
 		}
 	}
 	if a.ContextKeys != nil {
+		if n := len(*a.ContextKeys); n > maxContextKeys {
+			p.add("ConnectAuthorization.ContextKeys", fmt.Sprintf("%d keys", n), fmt.Sprintf("at most %d (the server refuses more)", maxContextKeys), "forward only the keys view models read")
+		}
 		for _, k := range *a.ContextKeys {
 			if k == nil || unresolvedString(k) || !contextKeyPattern.MatchString(*k) {
 				p.add("ConnectAuthorization.ContextKeys", quote(k), "1 to 64 letters, digits or '_'", "give the key as the authorizer's context names it")
@@ -106,28 +113,41 @@ func (p *problems) checkConnectAuthorization(a *ConnectAuthorization) {
 
 // authorizeConnect sets the $connect authorization and hands the admitted
 // principal to the backend in request headers filled from $context, where
-// a client cannot write. Only $connect gets them: the server keeps them
-// with the connection's session.
+// a client cannot write, on every route. API Gateway keeps an authorized
+// connection's $context.authorizer (and with IAM its $context.identity)
+// for the connection's lifetime and states it on $default and $disconnect
+// as well: the mapping-template reference lists them without a route
+// restriction (unlike messageId), boto/boto3#3789 shows the authorizer on
+// a $disconnect event, and dherault/serverless-offline#1379 fixed the
+// emulator to match the service's authorizer context on every route. So
+// the server remembers nothing from $connect, and any task can serve any
+// request of the connection.
 func (w *WebSocketApi) authorizeConnect(props *WebSocketApiProps) {
 	a := props.ConnectAuthorization
 	if !a.authorizes() {
 		return
 	}
-	params := requestParameters(props.IntegrationSecret)
 	route := w.Connect.Route
+	principal := map[string]*string{}
 	if a.iam() {
 		route.SetAuthorizationType(jsii.String("AWS_IAM"))
-		(*params)[headerParameter(contract.HeaderPrincipal)] = jsii.String("context.identity.userArn")
+		principal[headerParameter(contract.HeaderPrincipal)] = jsii.String("context.identity.userArn")
 	} else {
 		w.addLambdaAuthorizer(a)
 		route.SetAuthorizationType(jsii.String("CUSTOM"))
 		route.SetAuthorizerId(w.Authorizer.Ref())
-		(*params)[headerParameter(contract.HeaderPrincipal)] = jsii.String("context.authorizer.principalId")
+		principal[headerParameter(contract.HeaderPrincipal)] = jsii.String("context.authorizer.principalId")
 		for _, k := range contextKeys(a) {
-			(*params)[headerParameter(contract.HeaderAuthorizerPrefix+k)] = jsii.String("context.authorizer." + k)
+			principal[headerParameter(contract.HeaderAuthorizerPrefix+k)] = jsii.String("context.authorizer." + k)
 		}
 	}
-	w.Connect.Integration.SetRequestParameters(params)
+	for _, r := range []*ApiRoute{w.Connect, w.Default, w.Disconnect} {
+		params := requestParameters(props.IntegrationSecret)
+		for k, v := range principal {
+			(*params)[k] = v
+		}
+		r.Integration.SetRequestParameters(params)
+	}
 }
 
 // contextKeys are the authorizer context keys to forward, sorted and

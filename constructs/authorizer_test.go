@@ -2,6 +2,7 @@ package constructs_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -90,23 +91,26 @@ func TestConnectLambdaAuthorizer(t *testing.T) {
 		}
 	}
 
+	// Every route maps the principal: API Gateway states an authorized connection's
+	// authorizer context on $default and $disconnect too, so the server keeps no state
+	// from $connect and any task can serve any request.
 	connect, others := integrationParameters(t, tpl)
-	for header, source := range map[string]string{
-		"X-Wsgate-Principal":         "context.authorizer.principalId",
-		"X-Wsgate-Authorizer-role":   "context.authorizer.role",
-		"X-Wsgate-Authorizer-tenant": "context.authorizer.tenant",
-		"X-Wsgate-Connection-Id":     "context.connectionId",
-	} {
-		if got := connect["integration.request.header."+header]; got != source {
-			t.Errorf("$connect header %s = %v, want %s", header, got, source)
+	if len(others) != 2 {
+		t.Fatalf("%d other integrations, want 2", len(others))
+	}
+	for i, params := range append([]map[string]any{connect}, others...) {
+		for header, source := range map[string]string{
+			"X-Wsgate-Principal":         "context.authorizer.principalId",
+			"X-Wsgate-Authorizer-role":   "context.authorizer.role",
+			"X-Wsgate-Authorizer-tenant": "context.authorizer.tenant",
+			"X-Wsgate-Connection-Id":     "context.connectionId",
+		} {
+			if got := params["integration.request.header."+header]; got != source {
+				t.Errorf("integration %d header %s = %v, want %s", i, header, got, source)
+			}
 		}
-	}
-	if len(connect) != 6 {
-		t.Errorf("$connect request parameters = %v, want the 3 identity headers, the principal and 2 context keys", connect)
-	}
-	for _, p := range others {
-		if _, ok := p["integration.request.header.X-Wsgate-Principal"]; ok {
-			t.Errorf("a route other than $connect maps the principal: %v", p)
+		if len(params) != 6 {
+			t.Errorf("integration %d request parameters = %v, want the 3 identity headers, the principal and 2 context keys", i, params)
 		}
 	}
 
@@ -158,9 +162,11 @@ func TestConnectIamAuthorization(t *testing.T) {
 	if r := apig4Reason(routes["$connect"]); r != "" {
 		t.Errorf("$connect still suppresses APIG4: %q", r)
 	}
-	connect, _ := integrationParameters(t, tpl)
-	if got := connect["integration.request.header.X-Wsgate-Principal"]; got != "context.identity.userArn" {
-		t.Errorf("principal source = %v", got)
+	connect, others := integrationParameters(t, tpl)
+	for i, params := range append([]map[string]any{connect}, others...) {
+		if got := params["integration.request.header.X-Wsgate-Principal"]; got != "context.identity.userArn" {
+			t.Errorf("integration %d principal source = %v", i, got)
+		}
 	}
 	policy := props(only(t, tpl, "AWS::IAM::Policy"))
 	b, _ := json.Marshal(policy["PolicyDocument"])
@@ -188,6 +194,8 @@ func TestConnectAuthorizationValidation(t *testing.T) {
 			head + `ConnectAuthorization.IdentitySource: got an empty list; allowed: at least one identity source; fix: leave it unset for ["route.request.querystring.token"]`},
 		{"context key", &wsgate.ConnectAuthorization{Function: fn, ContextKeys: jsii.Strings("tenant id")},
 			head + `ConnectAuthorization.ContextKeys: got "tenant id"; allowed: 1 to 64 letters, digits or '_'; fix: give the key as the authorizer's context names it`},
+		{"too many context keys", &wsgate.ConnectAuthorization{Function: fn, ContextKeys: manyKeys(65)},
+			head + `ConnectAuthorization.ContextKeys: got 65 keys; allowed: at most 64 (the server refuses more); fix: forward only the keys view models read`},
 		{"iam with identity source", &wsgate.ConnectAuthorization{Iam: jsii.Bool(true), IdentitySource: jsii.Strings("route.request.header.Auth")},
 			head + "ConnectAuthorization: got IdentitySource or ContextKeys with Iam; allowed: those only with Function; fix: remove them (IAM authorization reads the SigV4 signature)"},
 	}
@@ -203,4 +211,13 @@ func TestConnectAuthorizationValidation(t *testing.T) {
 	wsgate.NewWebSocketApi(stack, jsii.String("Ok"), &wsgate.WebSocketApiProps{BackendUrl: jsii.String(backend), ApiOptions: wsgate.ApiOptions{
 		ConnectAuthorization: &wsgate.ConnectAuthorization{Function: fn, IdentitySource: jsii.Strings("route.request.header.Sec-WebSocket-Protocol", "route.request.querystring.token", "stageVariables.realm", "context.identity.sourceIp")},
 	}})
+}
+
+// manyKeys returns n distinct context keys.
+func manyKeys(n int) *[]*string {
+	keys := make([]*string, n)
+	for i := range keys {
+		keys[i] = jsii.String(fmt.Sprintf("k%d", i))
+	}
+	return &keys
 }

@@ -2,7 +2,10 @@ package localgateway
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/wsgate/wsgate/contract"
 )
@@ -11,10 +14,12 @@ import (
 // the server trusts.
 func plantedIdentity() http.Header {
 	return http.Header{
-		contract.HeaderConnectionID: {"VICTIM00000000A="},
-		contract.HeaderSourceIP:     {"10.9.9.9"},
-		contract.HeaderUserAgent:    {"planted"},
-		contract.HeaderSecret:       {"guess"},
+		contract.HeaderConnectionID:                {"VICTIM00000000A="},
+		contract.HeaderSourceIP:                    {"10.9.9.9"},
+		contract.HeaderUserAgent:                   {"planted"},
+		contract.HeaderSecret:                      {"guess"},
+		contract.HeaderPrincipal:                   {"admin"},
+		contract.HeaderAuthorizerPrefix + "tenant": {"victim-corp"},
 	}
 }
 
@@ -55,6 +60,52 @@ func TestRequestParameterReplacesPlantedHeader(t *testing.T) {
 	for name, want := range map[string]string{contract.HeaderSourceIP: "127.0.0.1", contract.HeaderUserAgent: "Go-http-client/1.1"} {
 		if v := connect.Header.Values(name); len(v) != 1 || v[0] != want {
 			t.Errorf("%s = %q, want %q", name, v, want)
+		}
+	}
+}
+
+// With a $connect authorizer, the principal and the authorizer's context reach the backend
+// on every route (the constructs map them on all three, as API Gateway states them for the
+// connection's lifetime), from $context only: what the client planted in its handshake
+// never does, on the HTTP_PROXY $connect that forwards handshake headers either.
+func TestPrincipalOnEveryRouteFromAuthorizerContext(t *testing.T) {
+	b := newBackend(t)
+	l := newLambdaAPI(t)
+	l.handle("Authorize", func(map[string]any) (any, string) {
+		return policy("Allow", map[string]any{"tenant": "acme", "level": 3}), ""
+	})
+	params := map[string]string{
+		"integration.request.header." + contract.HeaderConnectionID:                "context.connectionId",
+		"integration.request.header." + contract.HeaderPrincipal:                   "context.authorizer.principalId",
+		"integration.request.header." + contract.HeaderAuthorizerPrefix + "tenant": "context.authorizer.tenant",
+		"integration.request.header." + contract.HeaderAuthorizerPrefix + "level":  "context.authorizer.level",
+	}
+	tp := dotnetifyTemplate().
+		set("ConnectIntegration", props{"IntegrationType": "HTTP_PROXY", "RequestParameters": params}).
+		set("DefaultIntegration", props{"RequestParameters": params}).
+		set("DisconnectIntegration", props{"RequestParameters": params})
+	tp["Auth"] = resource("AWS::ApiGatewayV2::Authorizer", props{"Name": "auth", "AuthorizerType": "REQUEST",
+		"AuthorizerUri":  strings.Replace(fnURI, "%s", "Authorize", 1),
+		"IdentitySource": []string{"route.request.querystring.token"}})
+	tp.set("Connect", props{"AuthorizationType": "CUSTOM", "AuthorizerId": map[string]any{"Ref": "Auth"}})
+	x := startGateway(t, tp.bytes(), b.srv.URL, l.config)
+
+	c := dial(t, x.ws+"?token=t", plantedIdentity())
+	l.next(t)
+	connect := b.next(t)
+	send(t, c, `{"callType":"request_vm","vmId":"X"}`)
+	message := b.next(t)
+	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1001, ""))
+	disconnect := b.next(t)
+	for route, r := range map[string]recorded{"$connect": connect, "$default": message, "$disconnect": disconnect} {
+		for name, want := range map[string]string{
+			contract.HeaderPrincipal:                   "user-7",
+			contract.HeaderAuthorizerPrefix + "tenant": "acme",
+			contract.HeaderAuthorizerPrefix + "level":  "3",
+		} {
+			if got := r.Header.Values(name); len(got) != 1 || got[0] != want {
+				t.Errorf("%s: %s = %q, want %q once", route, name, got, want)
+			}
 		}
 	}
 }

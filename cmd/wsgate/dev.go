@@ -57,6 +57,7 @@ defaults to the demo server, and the demo page is served when it is built.
 
 Examples:
   wsgate dev --server-package ./cmd/counter
+  go tool wsgate dev --server-package ./cmd/counter      (after go get -tool github.com/wsgate/wsgate/cmd/wsgate)
   go run github.com/wsgate/wsgate/cmd/wsgate dev --server-package ./cmd/counter
   wsgate dev --server-package ./cmd/counter --stack CounterStack --addr 127.0.0.1:4000
   wsgate dev --server-package ./cmd/counter --template cdk.out/CounterStack.template.json

@@ -85,6 +85,15 @@ var (
 	wsgateBinErr  error
 )
 
+// TestMain removes the command buildWsgate built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if wsgateBin != "" {
+		os.RemoveAll(filepath.Dir(wsgateBin))
+	}
+	os.Exit(code)
+}
+
 // buildWsgate builds this command once per test run.
 func buildWsgate(t *testing.T) string {
 	t.Helper()

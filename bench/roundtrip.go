@@ -56,8 +56,9 @@ const (
 // Every client keeps a fixed schedule (its phase spread evenly over the interval, one trip
 // per interval whatever the previous one took); one untimed trip per client warms up each
 // path; the measured rounds alternate relay and wsgate so that noise from the rest of the
-// machine falls on both, and the goals are the medians over the rounds of wsgate's p50 and
-// p99 over the relay's in the same round. Goals: p50 at most 1.5x, p99 at most 3x.
+// machine falls on both, and the goals compare each path's best round (noise can only slow
+// a round down); the notes give every round. Goals: p50 at most 1.5x the relay's, p99 at
+// most 3x.
 func RoundTrip(ctx context.Context, o RoundTripOptions) (*Result, error) {
 	o = o.withDefaults()
 	r := &Result{

@@ -51,7 +51,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"golang.org/x/time/rate"
 
 	"github.com/wsgate/wsgate/internal/serial"
@@ -179,7 +178,7 @@ type Client struct {
 	base      *url.URL // scheme and host of the callback URL
 	path      string   // decoded stage path, without trailing slash
 	rawPath   string   // the same path, escaped once
-	signer    *v4.Signer
+	signer    *signer
 	creds     *aws.CredentialsCache
 	http      *http.Client
 	limiter   *rate.Limiter
@@ -251,10 +250,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("push: %s", strings.Join(problems, "; "))
 	}
 	applyDefaults(&cfg)
-	c := &Client{cfg: cfg, signer: v4.NewSigner(func(o *v4.SignerOptions) {
-		// execute-api signs the singly-encoded path; do not escape it a second time.
-		o.DisableURIPathEscaping = true
-	}), http: cfg.HTTPClient, log: cfg.Logger, conns: map[string]*conn{}}
+	c := &Client{cfg: cfg, signer: &signer{region: cfg.Region}, http: cfg.HTTPClient, log: cfg.Logger, conns: map[string]*conn{}}
 	c.base = &url.URL{Scheme: u.Scheme, Host: u.Host}
 	c.path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/@connections")
 	c.rawPath = escapePath(c.path)
@@ -667,12 +663,22 @@ func (c *Client) once(ctx context.Context, method, connID string, frame []byte) 
 		trace = newConnTrace()
 		ctx = httptrace.WithClientTrace(ctx, &trace.ClientTrace)
 	}
+	if c.http.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.http.Timeout)
+		defer cancel()
+	}
 	req, err := c.build(ctx, method, connID, frame)
 	if err != nil {
 		return err
 	}
-	resp, err := c.http.Do(req)
+	// Straight to the transport: a push needs none of http.Client's redirects or cookies,
+	// and Client.Do copies the headers of every request for them. The client's Timeout
+	// applies through ctx above.
+	resp, err := c.transport().RoundTrip(req)
 	if err != nil {
+		// As http.Client reports it: `Post "https://…/@connections/id": …`.
+		err = &url.Error{Op: method[:1] + strings.ToLower(method[1:]), URL: req.URL.String(), Err: err}
 		if trace != nil && !trace.unsent(err) {
 			return fmt.Errorf("%w: %w", ErrMaybeDelivered, err)
 		}
@@ -685,6 +691,14 @@ func (c *Client) once(ctx context.Context, method, connID string, frame []byte) 
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	return &StatusError{Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+}
+
+// transport is the HTTP client's transport.
+func (c *Client) transport() http.RoundTripper {
+	if c.http.Transport != nil {
+		return c.http.Transport
+	}
+	return http.DefaultTransport
 }
 
 // connTrace tells whether a request could have reached the gateway. Until net/http hands
@@ -809,9 +823,7 @@ func (c *Client) build(ctx context.Context, method, connID string, frame []byte)
 		return nil, fmt.Errorf("push to %s: credentials: %w", connID, err)
 	}
 	sum := sha256.Sum256(frame) // of nothing for a nil frame
-	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "execute-api", c.cfg.Region, c.cfg.Now()); err != nil {
-		return nil, fmt.Errorf("push to %s: sign: %w", connID, err)
-	}
+	c.signer.sign(req, creds, hex.EncodeToString(sum[:]), c.cfg.Now())
 	return req, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,10 +25,21 @@ type signer struct {
 	key    atomic.Pointer[signingKey]
 }
 
-// signingKey is HMAC("AWS4"+secret, day, region, service, "aws4_request") for one secret and day.
+// signingKey is HMAC("AWS4"+secret, day, region, service, "aws4_request") for one secret and
+// day, with a pool of HMACs keyed with it (hmac.New costs more than the signature).
 type signingKey struct {
 	secret, day string
 	key         []byte
+	macs        sync.Pool
+}
+
+// mac returns an HMAC-SHA256 keyed with the signing key, reset; Put it back after use.
+func (k *signingKey) mac() hash.Hash {
+	if m, ok := k.macs.Get().(hash.Hash); ok {
+		m.Reset()
+		return m
+	}
+	return hmac.New(sha256.New, k.key)
 }
 
 const (
@@ -49,13 +61,16 @@ func (s *signer) sign(req *http.Request, creds aws.Credentials, payloadHash stri
 	scope := day + "/" + s.region + "/" + service + "/aws4_request"
 	sum := sha256.Sum256([]byte(canonical))
 
-	mac := hmac.New(sha256.New, s.dayKey(creds.SecretAccessKey, day))
+	k := s.dayKey(creds.SecretAccessKey, day)
+	mac := k.mac()
 	mac.Write([]byte("AWS4-HMAC-SHA256\n" + date + "\n" + scope + "\n"))
 	var hexSum [2 * sha256.Size]byte
 	hex.Encode(hexSum[:], sum[:])
 	mac.Write(hexSum[:])
+	var raw [sha256.Size]byte
 	var sig [2 * sha256.Size]byte
-	hex.Encode(sig[:], mac.Sum(nil))
+	hex.Encode(sig[:], mac.Sum(raw[:0]))
+	k.macs.Put(mac)
 
 	req.Header["Authorization"] = []string{"AWS4-HMAC-SHA256 Credential=" + creds.AccessKeyID + "/" + scope +
 		", SignedHeaders=" + signed + ", Signature=" + string(sig[:])}
@@ -105,16 +120,17 @@ func canonicalRequest(req *http.Request, payloadHash string) (canonical, signed 
 }
 
 // dayKey returns the signing key for secret on day, derived once per secret and day.
-func (s *signer) dayKey(secret, day string) []byte {
+func (s *signer) dayKey(secret, day string) *signingKey {
 	if k := s.key.Load(); k != nil && k.day == day && k.secret == secret {
-		return k.key
+		return k
 	}
 	key := hmacSum(sha256.New, []byte("AWS4"+secret), day)
 	key = hmacSum(sha256.New, key, s.region)
 	key = hmacSum(sha256.New, key, service)
 	key = hmacSum(sha256.New, key, "aws4_request")
-	s.key.Store(&signingKey{secret: secret, day: day, key: key})
-	return key
+	k := &signingKey{secret: secret, day: day, key: key}
+	s.key.Store(k)
+	return k
 }
 
 func hmacSum(h func() hash.Hash, key []byte, data string) []byte {

@@ -39,9 +39,12 @@ type devOptions struct {
 	web           string
 	serverPackage string
 	stack         string
+	// authorizerPackage is the main package of the Lambda authorizer the
+	// template's routes name, run under the local Lambda Runtime API.
+	authorizerPackage string
 }
 
-const devUsage = `usage: wsgate dev [--server-package PKG] [--template FILE | --stack NAME] [flags]
+const devUsage = `usage: wsgate dev [--server-package PKG] [--authorizer-package PKG] [--template FILE | --stack NAME] [flags]
 
 Runs your app on this machine as API Gateway and ECS run it: synthesizes the
 CDK app that cdk.json names (the stack holding the WebSocket API) unless
@@ -51,9 +54,13 @@ behind the local API Gateway WebSocket emulator, then prints
   websocket: ws://127.0.0.1:PORT/STAGE    (for the dotnetify client)
   callback: http://127.0.0.1:PORT/STAGE   (the server's @connections URL)
 
-Run it from your Go module. A server that exits is started again; Ctrl-C or
-SIGTERM stops everything. Inside the wsgate repository the server package
-defaults to the demo server, and the demo page is served when it is built.
+When $connect has a Lambda authorizer, --authorizer-package builds its main
+package (an aws-lambda-go handler) and runs it against a local Lambda Runtime
+API, with wsgate dev's environment, so the gateway admits only what it
+admits. Run it from your Go module. A server or authorizer that exits is
+started again; Ctrl-C or SIGTERM stops everything. Inside the wsgate
+repository the server package defaults to the demo server, and the demo page
+is served when it is built.
 
 Examples:
   wsgate dev --server-package ./cmd/counter
@@ -62,6 +69,7 @@ Examples:
   wsgate dev --server-package ./cmd/counter --stack CounterStack --addr 127.0.0.1:4000
   wsgate dev --server-package ./cmd/counter --template cdk.out/CounterStack.template.json
   wsgate dev --server-package ./cmd/counter --web ./web/dist
+  AUTHORIZER_SECRET=… wsgate dev --server-package ./cmd/counter --authorizer-package ./cmd/authorizer
 
 Flags:
 `
@@ -73,6 +81,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&o.template, "template", "", "use this template instead of synthesizing the CDK app")
 	fs.StringVar(&o.stack, "stack", "", "stack to run when several of the app's stacks define a WebSocket API")
 	fs.StringVar(&o.serverPackage, "server-package", "", "main package of your server, as for go build (default in the wsgate repository: its demo server)")
+	fs.StringVar(&o.authorizerPackage, "authorizer-package", "", "main package of the Lambda authorizer the template's $connect names (an aws-lambda-go handler), run with wsgate dev's environment")
 	fs.StringVar(&o.demoAddr, "demo-addr", "127.0.0.1:3001", "address of the page, when there is one to serve")
 	fs.StringVar(&o.serverAddr, "server-addr", "127.0.0.1:0", "address of your server (port 0 picks a free one)")
 	fs.StringVar(&o.web, "web", "", "directory of a built page to serve with a config.json holding the websocket URL (default in the wsgate repository: examples/web/dist)")
@@ -127,9 +136,24 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	authorizers, err := o.authorizersToRun()
+	if err != nil {
+		return err
+	}
 	bin, err := buildServer(ctx, buildDir, pkg, work, stderr)
 	if err != nil {
 		return stopped(ctx, stderr, err)
+	}
+	if len(authorizers) > 0 {
+		authBin, err := buildMain(ctx, "authorizer", cwd, o.authorizerPackage, work, stderr)
+		if err != nil {
+			return stopped(ctx, stderr, err)
+		}
+		stopAuthorizer, err := o.runAuthorizer(ctx, authorizers, authBin, mod.root, stderr)
+		if err != nil {
+			return stopped(ctx, stderr, err)
+		}
+		defer stopAuthorizer()
 	}
 	if o.serverAddr, err = freeAddr(o.serverAddr); err != nil {
 		return err

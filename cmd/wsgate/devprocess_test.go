@@ -28,10 +28,11 @@ import (
 )
 
 // testServer is a user's server package: it answers /healthz with its pid
-// and every integration call with 200, and notes each start in
-// $DEVTEST_STATE/starts. DEVTEST_IGNORE_TERM makes it ignore SIGTERM;
-// DEVTEST_HANG_RESTARTS makes every start after the first hang before
-// listening.
+// and every integration call with 200, notes each start in
+// $DEVTEST_STATE/starts and each principal the gateway states (the
+// X-Wsgate-Principal header) in $DEVTEST_STATE/principals.
+// DEVTEST_IGNORE_TERM makes it ignore SIGTERM; DEVTEST_HANG_RESTARTS makes
+// every start after the first hang before listening.
 const testServer = `package main
 
 import (
@@ -60,7 +61,15 @@ func main() {
 		select {}
 	}
 	http.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, os.Getpid()) })
-	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {})
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if p := r.Header.Get("X-Wsgate-Principal"); p != "" {
+			f, err := os.OpenFile(filepath.Join(os.Getenv("DEVTEST_STATE"), "principals"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+			if err == nil {
+				fmt.Fprintln(f, p)
+				f.Close()
+			}
+		}
+	})
 	panic(http.ListenAndServe(os.Getenv("WSGATE_LISTEN_ADDR"), nil))
 }
 `

@@ -23,10 +23,10 @@ const (
 	// that every child is gone within 5 s of Ctrl-C.
 	stopGrace = 3 * time.Second
 	// restartMin and restartMax bound the pause before starting a dead
-	// server again; it doubles while the server keeps dying.
+	// child again; it doubles while the child keeps dying.
 	restartMin = 500 * time.Millisecond
 	restartMax = 8 * time.Second
-	// restartReset is how long a server must have run for its next death
+	// restartReset is how long a child must have run for its next death
 	// to count as a first one again.
 	restartReset = time.Minute
 )
@@ -45,15 +45,22 @@ func ownGroup(cmd *exec.Cmd) {
 // buildServer compiles the server's main package pkg (resolved in dir, as
 // `go build` in dir would) to a binary in workDir.
 func buildServer(ctx context.Context, dir, pkg, workDir string, stderr io.Writer) (string, error) {
-	bin := filepath.Join(workDir, "server")
-	fmt.Fprintf(stderr, "==> building the server (go build %s)\n", pkg)
+	return buildMain(ctx, "server", dir, pkg, workDir, stderr)
+}
+
+// buildMain compiles the main package pkg of the child called name
+// (resolved in dir, as `go build` in dir would) to the binary
+// workDir/name, with the build's output in workDir/name-build.log.
+func buildMain(ctx context.Context, name, dir, pkg, workDir string, stderr io.Writer) (string, error) {
+	bin := filepath.Join(workDir, name)
+	fmt.Fprintf(stderr, "==> building the %s (go build %s)\n", name, pkg)
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
 	cmd.Dir = dir
-	if err := runLogged(cmd, filepath.Join(workDir, "build.log"), "building", stderr); err != nil {
-		return "", fmt.Errorf("building the server failed: %w", err)
+	if err := runLogged(cmd, filepath.Join(workDir, name+"-build.log"), "building", stderr); err != nil {
+		return "", fmt.Errorf("building the %s failed: %w", name, err)
 	}
-	fmt.Fprintf(stderr, "==> built the server in %s\n", time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(stderr, "==> built the %s in %s\n", name, time.Since(start).Round(100*time.Millisecond))
 	return bin, nil
 }
 
@@ -75,18 +82,25 @@ func freeAddr(addr string) (string, error) {
 	return l.Addr().String(), nil
 }
 
-// serverSpec is how to start the server: the same binary, directory and
-// environment every time.
-type serverSpec struct {
+// childSpec is how to start one of wsgate dev's children (the server, the
+// authorizer): the same binary, directory and environment every time, and
+// how to tell it is ready.
+type childSpec struct {
+	name   string // "server" or "authorizer", in messages
 	bin    string
 	dir    string
-	addr   string
 	env    []string
 	stderr io.Writer
+	// beforeStart, when set, runs before each start.
+	beforeStart func()
+	// ready returns once the started child c serves, or why it does not.
+	ready func(ctx context.Context, c *child) error
+	// where says where a child that is up again serves, as in "on ADDR".
+	where string
 }
 
 // newServerSpec wires the server to the gateway with the local credentials.
-func newServerSpec(bin, dir, addr, callback, secret string, stderr io.Writer) serverSpec {
+func newServerSpec(bin, dir, addr, callback, secret string, stderr io.Writer) childSpec {
 	creds := localgateway.CredentialsFromEnv()
 	// No load balancer polls /healthz here: the server closes its listener
 	// at once on Ctrl-C unless the environment asks for a drain window.
@@ -97,25 +111,31 @@ func newServerSpec(bin, dir, addr, callback, secret string, stderr io.Writer) se
 		contract.EnvDrainWindow+"=0s",
 		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey, "AWS_REGION="+creds.Region,
 		"AWS_SESSION_TOKEN=", "AWS_PROFILE=")
-	return serverSpec{bin: bin, dir: dir, addr: addr, env: env, stderr: stderr}
+	return childSpec{
+		name: "server", bin: bin, dir: dir, env: env, stderr: stderr, where: "on " + addr,
+		ready: func(ctx context.Context, c *child) error { return waitHealthy(ctx, addr, c) },
+	}
 }
 
-// child is a running server process.
+// child is a running process of a childSpec.
 type child struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed once it has exited
 	err  error         // how it exited, valid after done
 }
 
-// start starts the server; its log goes to stderr.
-func (s serverSpec) start() (*child, error) {
+// start starts the child; its log goes to stderr.
+func (s childSpec) start() (*child, error) {
+	if s.beforeStart != nil {
+		s.beforeStart()
+	}
 	cmd := exec.Command(s.bin)
 	cmd.Dir = s.dir
 	cmd.Env = s.env
 	cmd.Stdout, cmd.Stderr = s.stderr, s.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the server: %w", err)
+		return nil, fmt.Errorf("starting the %s: %w", s.name, err)
 	}
 	c := &child{cmd: cmd, done: make(chan struct{})}
 	go func() {
@@ -174,12 +194,12 @@ func waitHealthy(ctx context.Context, addr string, c *child) error {
 	}
 }
 
-// keepRunning watches the running server c until ctx ends, then stops it.
-// When the server dies it is started again after a pause that doubles
-// while it keeps dying, as ECS replaces a stopped task; the gateway stays
-// up meanwhile, and clients see integration errors until the server is
-// back.
-func (s serverSpec) keepRunning(ctx context.Context, c *child) {
+// keepRunning watches the running child c until ctx ends, then stops it.
+// When the child dies it is started again after a pause that doubles
+// while it keeps dying, as ECS replaces a stopped task and Lambda a failed
+// execution environment; the gateway stays up meanwhile, and clients see
+// integration (or authorizer) errors until the child is back.
+func (s childSpec) keepRunning(ctx context.Context, c *child) {
 	delay := restartMin
 	for {
 		started := time.Now()
@@ -189,25 +209,25 @@ func (s serverSpec) keepRunning(ctx context.Context, c *child) {
 			return
 		case <-c.done:
 		}
-		// Whatever the dead server started goes with it.
+		// Whatever the dead child started goes with it.
 		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
 		if time.Since(started) > restartReset {
 			delay = restartMin
 		}
-		fmt.Fprintf(s.stderr, "==> server exited (%s); starting it again in %s\n", c.exitReason(), delay)
+		fmt.Fprintf(s.stderr, "==> %s exited (%s); starting it again in %s\n", s.name, c.exitReason(), delay)
 		next, ok := s.restart(ctx, &delay)
 		if !ok {
 			return
 		}
 		c = next
-		fmt.Fprintf(s.stderr, "==> server is up again on %s\n", s.addr)
+		fmt.Fprintf(s.stderr, "==> %s is up again %s\n", s.name, s.where)
 	}
 }
 
-// restart starts the server after *delay until one answers /healthz,
-// doubling *delay after each attempt. It reports false when ctx ended
-// first, with no server left running.
-func (s serverSpec) restart(ctx context.Context, delay *time.Duration) (*child, bool) {
+// restart starts the child after *delay until one is ready, doubling
+// *delay after each attempt. It reports false when ctx ended first, with
+// no child left running.
+func (s childSpec) restart(ctx context.Context, delay *time.Duration) (*child, bool) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -220,7 +240,7 @@ func (s serverSpec) restart(ctx context.Context, delay *time.Duration) (*child, 
 			fmt.Fprintf(s.stderr, "==> %v; trying again in %s\n", err, *delay)
 			continue
 		}
-		err = waitHealthy(ctx, s.addr, c)
+		err = s.ready(ctx, c)
 		if err == nil {
 			return c, true
 		}

@@ -102,13 +102,12 @@ type childSpec struct {
 // newServerSpec wires the server to the gateway with the local credentials.
 func newServerSpec(bin, dir, addr, callback, secret string, stderr io.Writer) childSpec {
 	creds := localgateway.CredentialsFromEnv()
-	// No load balancer polls /healthz here: the server closes its listener
-	// at once on Ctrl-C unless the environment asks for a drain window.
-	env := append([]string{contract.EnvDrainWindow + "=0"}, os.Environ()...)
+	// Defaults the environment may override: no load balancer polls /healthz
+	// here, so the server closes its listener at once on Ctrl-C; and no
+	// CloudWatch agent reads its stdout, so no metrics records every minute.
+	env := append([]string{contract.EnvDrainWindow + "=0", contract.EnvMetricsInterval + "=0"}, os.Environ()...)
 	env = append(env,
 		contract.EnvCallbackURL+"="+callback, contract.EnvListenAddr+"="+addr, contract.EnvIntegrationSecret+"="+secret,
-		// No load balancer watches /healthz locally: stop without the drain window.
-		contract.EnvDrainWindow+"=0s",
 		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey, "AWS_REGION="+creds.Region,
 		"AWS_SESSION_TOKEN=", "AWS_PROFILE=")
 	return childSpec{

@@ -3,7 +3,6 @@ package localgateway
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,18 +17,11 @@ import (
 // and, on POST, a JSON content type.
 func adminCall(t *testing.T, method, url, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	req.Header.Set(contract.HeaderAdmin, contract.AdminHeaderValue)
+	header := http.Header{contract.HeaderAdmin: {contract.AdminHeaderValue}}
 	if method == http.MethodPost {
-		req.Header.Set("Content-Type", "application/json")
+		header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(data)
+	return adminRequest(t, method, url, body, header)
 }
 
 func TestAdminFaults(t *testing.T) {

@@ -45,7 +45,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Examples:")
 		fmt.Fprintln(w, "  wsgate bench --quick")
-		fmt.Fprintln(w, "  wsgate bench --scenario roundtrip,throughput --out bench-results")
+		fmt.Fprintln(w, "  wsgate bench --scenario round-trip,integration --out bench-results")
 		fmt.Fprintln(w, "  wsgate bench --scenario load --clients 5000 --duration 2m")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Flags:")

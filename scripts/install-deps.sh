@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what wsgate's tests and local demo need on a fresh Debian machine:
 # Go modules, npm packages (root tools and the demo page), and, with --system,
-# the Debian packages the tests drive for real (chromium, awscli, buildah).
+# the Debian packages the tests drive for real (chromium, awscli, buildah,
+# redis-server: the local TLS + cluster-mode stand-in for ElastiCache Valkey).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ if [ "$want_system" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v aws >/dev/null 2>&1 || missing+=(awscli)
   command -v buildah >/dev/null 2>&1 || missing+=(buildah)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "==> installing Debian packages: ${missing[*]}"
     sudo_cmd=""

@@ -122,14 +122,8 @@ func TestMetricsCountAScriptedRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	base := "http://" + ln.Addr().String()
+	addr, shutdown := serveLoopback(t, srv)
+	base := "http://" + addr
 	const conn = "Wm1nYcO3IAMCJ2w="
 	body := func(payload string) string { return `{"connectionId":"` + conn + `","payload":` + payload + `}` }
 
@@ -210,8 +204,7 @@ func TestMetricsCountAScriptedRun(t *testing.T) {
 	}
 
 	post(t, base+contract.PathDisconnect, `{"connectionId":"`+conn+`"}`)
-	stop()
-	if err := <-done; err != nil {
+	if err := shutdown(); err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
 	// The record written after the drain: only what happened since the previous one.
@@ -252,16 +245,9 @@ func TestNoMetricsRecordsWithoutInterval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	post(t, "http://"+ln.Addr().String()+contract.PathMessage, `{"connectionId":"c1"}`)
-	stop()
-	if err := <-done; err != nil {
+	addr, shutdown := serveLoopback(t, srv)
+	post(t, "http://"+addr+contract.PathMessage, `{"connectionId":"c1"}`)
+	if err := shutdown(); err != nil {
 		t.Fatal(err)
 	}
 	if recs := out.take(t); len(recs) != 0 {

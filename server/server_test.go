@@ -84,14 +84,8 @@ func TestNewServeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	url := "http://" + ln.Addr().String() + contract.PathMessage
+	addr, shutdown := serveLoopback(t, srv)
+	url := "http://" + addr + contract.PathMessage
 	const conn = "Wm1nYcO3IAMCJ2w="
 	hdr := func(body string) string { return `{"connectionId":"` + conn + `","payload":` + body + `}` }
 	post(t, url, hdr(`{"callType":"request_vm","vmId":"CounterVM","vmArgs":"{}"}`))
@@ -117,8 +111,7 @@ func TestNewServeEndToEnd(t *testing.T) {
 	if st := srv.Stats(); st.Sessions != 1 || st.Push.Sent != 2 {
 		t.Errorf("stats before shutdown: %+v", st)
 	}
-	stop()
-	if err := <-done; err != nil {
+	if err := shutdown(); err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
 	if got := sk.Closed(); len(got) != 1 || got[0] != conn {
@@ -242,4 +235,18 @@ func TestRequestContextReachesAuthorizeAndConstructors(t *testing.T) {
 	if got := <-authorized; got != "trace-7 TracedVM <nil>" {
 		t.Errorf("authorize saw %q", got)
 	}
+}
+
+// serveLoopback runs srv on a loopback port; shutdown ends Serve as SIGTERM would and returns
+// its error.
+func serveLoopback(t *testing.T, srv *server.Server) (addr string, shutdown func() error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	return ln.Addr().String(), func() error { stop(); return <-done }
 }
